@@ -1,0 +1,36 @@
+# One image for every role (web, inference worker, training worker, scheduler); the
+# compose file picks the command. CUDA-enabled torch wheels fall back to the CPU.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    APP_ENV=production \
+    VAR_DIR=/app/var
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libjpeg62-turbo libgomp1 curl \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --upgrade pip && pip install -r requirements.txt
+
+COPY manage.py Procfile ./
+COPY colorizer ./colorizer
+COPY webapp ./webapp
+COPY worker ./worker
+COPY templates ./templates
+COPY static ./static
+COPY scripts ./scripts
+
+# collectstatic needs settings but no secrets or database: give it throwaway values.
+RUN SECRET_KEY=build-only-$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n') \
+    DATABASE_URL=sqlite:////tmp/build.sqlite3 ALLOWED_HOSTS=localhost \
+    python manage.py collectstatic --noinput --verbosity 0
+
+RUN useradd --create-home --uid 1000 hue && mkdir -p /app/var && chown -R hue /app/var
+USER hue
+
+EXPOSE 8000
+CMD ["bash", "scripts/docker-web.sh"]

@@ -1,0 +1,33 @@
+# Hue: the two commands that matter are `make run` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+
+.PHONY: run test venv bench clean help
+
+help:
+	@echo "make run    start the app (web, workers, Redis if needed) on http://127.0.0.1:8000"
+	@echo "make test   run the whole test suite"
+	@echo "make bench  print engine speed figures"
+
+run: $(STAMP)
+	@bash scripts/run.sh
+
+test: $(STAMP)
+	@bash scripts/test.sh
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m colorizer bench
+
+venv: $(STAMP)
+
+# The virtual environment is (re)built when requirements.txt changes.
+$(STAMP): requirements.txt
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,128 @@
+"""Safe weight files: safetensors tensors plus a JSON config in the header metadata.
+
+A generator file is everything inference needs: the tensors, and the config that
+rebuilds the network (`colorizer.model.GeneratorConfig`). Nothing here unpickles, so a
+file from an untrusted admin upload can at worst fail to parse.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+from pathlib import Path
+from typing import BinaryIO
+
+import torch
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save as save_safetensors_bytes
+
+GENERATOR_FORMAT = "colorizer-generator/1"
+MAX_HEADER_BYTES = 16 * 1024 * 1024  # the JSON header of a sane file is a few hundred kB
+
+Source = str | os.PathLike | BinaryIO | bytes
+
+
+def _read_bytes(source: Source) -> bytes:
+    if isinstance(source, bytes):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source).read_bytes()
+    source.seek(0)
+    return source.read()
+
+
+def read_header(source: Source) -> dict:
+    """Parse only the safetensors JSON header (tensor table + __metadata__)."""
+    if isinstance(source, bytes):
+        handle: BinaryIO = io.BytesIO(source)
+    elif isinstance(source, (str, os.PathLike)):
+        handle = open(source, "rb")
+    else:
+        handle = source
+        handle.seek(0)
+    try:
+        prefix = handle.read(8)
+        if len(prefix) != 8:
+            raise ValueError("not a safetensors file: too short")
+        (length,) = struct.unpack("<Q", prefix)
+        if length > MAX_HEADER_BYTES:
+            raise ValueError("not a safetensors file: header too large")
+        raw = handle.read(length)
+        if len(raw) != length:
+            raise ValueError("not a safetensors file: truncated header")
+        try:
+            header = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"not a safetensors file: {exc}") from exc
+        if not isinstance(header, dict):
+            raise ValueError("not a safetensors file: header is not an object")
+        return header
+    finally:
+        if isinstance(source, (bytes, str, os.PathLike)):
+            handle.close()
+
+
+def read_generator_config(source: Source) -> dict:
+    """The generator config stored in a file's metadata; ValueError if it is not a generator file."""
+    metadata = read_header(source).get("__metadata__") or {}
+    if metadata.get("format") != GENERATOR_FORMAT:
+        raise ValueError(f"not a colorizer generator file (format {metadata.get('format')!r})")
+    try:
+        return json.loads(metadata["config"])
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise ValueError("generator file has no readable config") from exc
+
+
+def save_generator(destination: str | os.PathLike | BinaryIO, state_dict: dict[str, torch.Tensor], config: dict,
+                   extra: dict | None = None, half: bool = True) -> None:
+    """Write generator weights (fp16 by default: half the size, no visible loss) with their config."""
+    tensors = {}
+    for key, tensor in state_dict.items():
+        tensor = tensor.detach().to("cpu").contiguous()
+        if half and tensor.is_floating_point():
+            tensor = tensor.to(torch.float16)
+        tensors[key] = tensor
+    metadata = {"format": GENERATOR_FORMAT, "config": json.dumps(config), "extra": json.dumps(extra or {})}
+    payload = save_safetensors_bytes(tensors, metadata=metadata)
+    if isinstance(destination, (str, os.PathLike)):
+        path = Path(destination)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(payload)
+        os.replace(tmp, path)  # never leave a half-written file under the real name
+    else:
+        destination.write(payload)
+
+
+def load_generator(source: Source) -> tuple[dict[str, torch.Tensor], dict, dict]:
+    """(state_dict, config, extra) of a generator file."""
+    data = _read_bytes(source)
+    config = read_generator_config(data)
+    metadata = read_header(data).get("__metadata__") or {}
+    extra = json.loads(metadata.get("extra") or "{}")
+    try:
+        state = load_safetensors_bytes(data)
+    except Exception as exc:  # safetensors raises its own error types on corrupt data
+        raise ValueError(f"corrupt generator file: {exc}") from exc
+    return state, config, extra
+
+
+def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
+    """Atomically write plain tensors (used by training checkpoints)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = save_safetensors_bytes(
+        {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()},
+        metadata={k: json.dumps(v) for k, v in (metadata or {}).items()},
+    )
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(payload)
+    os.replace(tmp, path)
+
+
+def load_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    data = Path(path).read_bytes()
+    metadata = read_header(data).get("__metadata__") or {}
+    return load_safetensors_bytes(data), {k: json.loads(v) for k, v in metadata.items()}

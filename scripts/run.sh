@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make run`: the whole app on this machine. Web (ASGI), an inference worker, a training
+# worker, the periodic scheduler and, when none answers at REDIS_URL, a local Redis.
+# Ctrl-C stops everything together.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .venv/bin/activate
+mkdir -p var
+
+export WEB_PORT="${WEB_PORT:-8000}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+processes="web inference training beat"
+if ! python scripts/localredis.py ping "$REDIS_URL"; then
+  LOCAL_REDIS_PORT="$(python scripts/localredis.py free-port 6390)"
+  export LOCAL_REDIS_PORT
+  export REDIS_URL="redis://127.0.0.1:${LOCAL_REDIS_PORT}/0"
+  processes="redis $processes"
+  echo "No Redis answered; starting a local one at $REDIS_URL (data in var/redis)"
+fi
+
+python manage.py migrate --noinput
+python manage.py collectstatic --noinput --verbosity 0
+
+cat <<MSG
+
+  Hue is starting on http://127.0.0.1:${WEB_PORT}/
+  Create an admin account (in another terminal):  .venv/bin/python manage.py createsuperuser
+  Stop everything with Ctrl-C.
+
+MSG
+exec honcho start --procfile Procfile $processes

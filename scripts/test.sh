@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make test`: the whole test suite. Uses the Redis at REDIS_URL when it answers, else
+# starts a local one for the run. A run that collects no tests fails.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. .venv/bin/activate
+
+bash scripts/system-test-deps.sh || exit 1
+
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+if ! python scripts/localredis.py ping "$REDIS_URL"; then
+  port="$(python scripts/localredis.py free-port)"
+  pidfile="$(python scripts/localredis.py start "$port")" || exit 1
+  trap 'kill "$(cat "$pidfile")" 2>/dev/null' EXIT
+  export REDIS_URL="redis://127.0.0.1:${port}/0"
+  echo "No Redis answered; started a local one at $REDIS_URL for the tests"
+fi
+
+python -m pytest "$@"
+status=$?
+if [ "$status" -eq 5 ]; then
+  echo "pytest collected no tests; that is a failure" >&2
+  exit 1
+fi
+exit "$status"

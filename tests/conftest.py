@@ -1,0 +1,43 @@
+"""Shared test setup: isolated media storage, in-memory channel layer, no shipped-model copies."""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+SESSION_MEDIA = Path(tempfile.mkdtemp(prefix="hue-test-media-"))
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Files written during tests never land in the developer's var/media.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                    "OPTIONS": {"location": str(SESSION_MEDIA)}},
+    }
+    # Tests register their own tiny models; the shipped weights are tested explicitly.
+    settings.COLORIZER_DEFAULT_WEIGHTS = SESSION_MEDIA / "no-shipped-model.safetensors"
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(SESSION_MEDIA, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def media_storage(settings, tmp_path):
+    """Each test writes into its own media folder."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                    "OPTIONS": {"location": str(tmp_path / "media")}},
+    }
+    return tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def in_memory_channel_layer(settings):
+    """Unit tests push websocket events through memory; integration tests opt back into Redis."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

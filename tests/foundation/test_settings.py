@@ -1,0 +1,79 @@
+"""The production profile: refuses to start without secrets and passes `check --deploy`."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG_KEY = "k" * 20 + "3f9a0c2e7b1d4f6a8c0e2b4d6f8a1c3e5b7d9f0a2c4e6b8d"
+
+
+def run_manage(*args, env_overrides):
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "DEBUG")}
+    env.update(env_overrides)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def print_settings(expression: str, env_overrides) -> subprocess.CompletedProcess:
+    code = f"from django.conf import settings as s; print({expression})"
+    return run_manage("shell", "--no-imports", "-c", code, env_overrides=env_overrides)
+
+
+PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": STRONG_KEY, "ALLOWED_HOSTS": "photos.example.com",
+              "DATABASE_URL": "postgres://hue@127.0.0.1:5432/hue"}
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"])
+def test_production_refuses_to_start_without_a_required_setting(missing):
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+
+    result = run_manage("check", env_overrides=env)
+
+    assert result.returncode != 0
+    assert f"{missing} must be set when APP_ENV=production" in result.stderr
+
+
+def test_production_refuses_a_weak_secret_key():
+    result = run_manage("check", env_overrides={**PRODUCTION, "SECRET_KEY": "short"})
+
+    assert result.returncode != 0
+    assert "at least 50 characters" in result.stderr
+
+
+def test_production_profile_passes_check_deploy():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env_overrides=PRODUCTION)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_profile_is_locked_down():
+    result = print_settings(
+        "s.DEBUG, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT,"
+        " s.DATABASES['default']['ENGINE'], s.STORAGES['staticfiles']['BACKEND']",
+        env_overrides=PRODUCTION,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "False", "True", "True", "True", "django.db.backends.postgresql",
+        "whitenoise.storage.CompressedManifestStaticFilesStorage",
+    ]
+
+
+def test_local_profile_defaults_to_sqlite_and_debug():
+    result = print_settings("s.DEBUG, s.DATABASES['default']['ENGINE']", env_overrides={"APP_ENV": "local"})
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "django.db.backends.sqlite3"]
+
+
+def test_an_unknown_profile_is_refused():
+    result = run_manage("check", env_overrides={"APP_ENV": "staging"})
+
+    assert result.returncode != 0
+    assert "APP_ENV must be" in result.stderr

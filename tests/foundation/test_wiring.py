@@ -1,0 +1,93 @@
+"""Celery, Channels and storage wiring."""
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_colorization_goes_to_inference_and_finetuning_to_training():
+    from worker.celery import app
+
+    router = app.amqp.router
+    assert router.route({}, "worker.tasks.colorize_photo")["queue"].name == "inference"
+    assert router.route({}, "worker.tasks.run_finetune")["queue"].name == "training"
+
+
+def test_celery_is_configured_for_safe_redelivery():
+    from worker.celery import app
+
+    conf = app.conf
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.task_serializer == "json" and conf.accept_content == ["json"]
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_time_limit and conf.task_soft_time_limit < conf.task_time_limit
+
+
+def test_asgi_routes_http_and_websockets():
+    from webapp.asgi import application
+
+    assert set(application.application_mapping) == {"http", "websocket"}
+
+
+def test_unit_tests_use_the_in_memory_channel_layer():
+    from channels.layers import get_channel_layer
+
+    assert type(get_channel_layer()).__name__ == "InMemoryChannelLayer"
+
+
+def test_production_channel_layer_is_redis():
+    import importlib
+
+    import webapp.settings as project_settings
+
+    importlib.reload(project_settings)
+    assert project_settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+
+
+def test_files_are_reached_only_through_the_storage_api():
+    offenders = []
+    for path in list((ROOT / "webapp").rglob("*.py")) + list((ROOT / "worker").rglob("*.py")):
+        if path.name == "settings.py" or "migrations" in path.parts:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"MEDIA_ROOT|\.path\b(?!\()|default_storage\.path", line) and "request.path" not in line:
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert offenders == []
+
+
+def test_home_page_renders(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b"black-and-white" in response.content
+
+
+@pytest.mark.integration
+def test_embedded_redis_starts_when_none_answers(tmp_path):
+    env = {"VAR_DIR": str(tmp_path), "PATH": "/nonexistent"}  # hide the system redis-server
+    port = subprocess.run([sys.executable, "scripts/localredis.py", "free-port"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout.strip()
+    url = f"redis://127.0.0.1:{port}/0"
+    assert subprocess.run([sys.executable, "scripts/localredis.py", "ping", url], cwd=ROOT).returncode == 1
+
+    started = subprocess.run([sys.executable, "scripts/localredis.py", "start", port], cwd=ROOT, env=env,
+                             capture_output=True, text=True)
+    assert started.returncode == 0, started.stderr
+    pidfile = Path(started.stdout.strip())
+    try:
+        assert subprocess.run([sys.executable, "scripts/localredis.py", "ping", url], cwd=ROOT).returncode == 0
+        assert pidfile.parent == tmp_path / "redis"
+    finally:
+        subprocess.run(["kill", pidfile.read_text().strip()])
+        time.sleep(0.2)
+
+
+def test_settings_default_to_a_local_redis():
+    assert settings.REDIS_URL.startswith("redis://")

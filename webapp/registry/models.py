@@ -1,0 +1,35 @@
+from django.db import models
+from django.db.models import Q
+
+
+class ModelVersion(models.Model):
+    """One trained generator that workers can colorize with.
+
+    At most one row is active (a partial unique constraint); workers load the active
+    one and notice when it changes.
+    """
+
+    number = models.PositiveIntegerField(unique=True, help_text="Human-facing version number (v1, v2, ...).")
+    name = models.CharField(max_length=120, blank=True)
+    weights = models.FileField(upload_to="models/", help_text="Generator weights (safetensors, config in metadata).")
+    config = models.JSONField(default=dict, blank=True, help_text="Generator config read from the weights file.")
+    metrics = models.JSONField(default=dict, blank=True, help_text="Validation metrics from the engine's eval.")
+    history = models.JSONField(default=list, blank=True, help_text="Per-epoch training losses and metrics.")
+    sample_grid = models.FileField(upload_to="models/samples/", blank=True)
+    base_version = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived_versions"
+    )
+    notes = models.TextField(blank=True)
+    is_active = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_model_version")
+        ]
+
+    def __str__(self) -> str:
+        label = f"v{self.number}"
+        return f"{label} {self.name}".strip()

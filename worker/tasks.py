@@ -1,0 +1,1 @@
+"""Celery tasks. Each one is thin: it takes a primary key and calls one service function."""
