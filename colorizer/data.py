@@ -280,8 +280,3 @@ def augment(images: torch.Tensor, augmentation: Augmentation, generator: torch.G
     theta = theta.to(x.device)
     grid = F.affine_grid(theta, [batch, 3, height, width], align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False).clamp_(0, 1)
-
-
-def center(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 3, S, S) -> float in [0, 1], untouched (validation)."""
-    return images.float().div_(255)

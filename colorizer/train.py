@@ -27,7 +27,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -36,7 +35,7 @@ from tqdm import tqdm
 
 from colorizer import metrics
 from colorizer.checkpoint import load_generator, load_state, load_tensors, save_generator, save_state, save_tensors
-from colorizer.color import denormalize_ab, model_pair_to_rgb, rgb_to_lab, rgb_to_model_pair
+from colorizer.color import denormalize_ab, model_pair_to_rgb, rgb_to_model_pair
 from colorizer.data import Augmentation, TrainingPhotos, augment, cache_bytes, epoch_order, load_photo, scan_images
 from colorizer.inference import pick_device
 from colorizer.model import DiscriminatorConfig, GANLoss, GeneratorConfig, build_discriminator, build_generator
@@ -76,7 +75,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile both networks (CUDA; pays off on long runs)
     num_workers: int = 4  # DataLoader processes decoding photos (when not cached)
     cache_images: bool | None = None  # decode once, keep on the device; None: on CUDA when it takes < 1/4 of memory
-    resume: bool = True  # continue from out_dir/checkpoints when it holds a checkpoint
+    resume: bool = True  # continue from out_dir/checkpoints when it holds a checkpoint; False starts over
     # reporting
     log_every: int = 10  # steps between log lines and "step" progress events
     val_images: int = 64  # validation photos scored at the end of each epoch
@@ -224,7 +223,7 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
-    resuming = config.resume and (checkpoint_dir / "state.json").is_file()
+    resuming = config.resume and recover_checkpoint(checkpoint_dir)
     if not resuming and out_dir.exists():
         shutil.rmtree(checkpoint_dir, ignore_errors=True)
         (out_dir / "log.jsonl").unlink(missing_ok=True)
@@ -232,13 +231,24 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
     notify = on_progress or (lambda event: None)
     stop_requested = should_stop or (lambda: False)
 
+    # ---- the generator: fresh, fine-tuned from a generator file, or resumed (its file's config wins)
+    generator_config, init_state = config.generator, None
+    if resuming or config.init_generator:
+        source = checkpoint_dir / "generator.safetensors" if resuming else config.init_generator
+        init_state, generator_dict, _ = load_generator(source)
+        generator_config = GeneratorConfig.from_dict(generator_dict)
+    if config.image_size % generator_config.size_multiple:
+        raise ValueError(f"image_size {config.image_size} must be a multiple of {generator_config.size_multiple} "
+                         f"for this generator")
+    config = TrainConfig.from_dict({**config.to_dict(), "generator": generator_config.to_dict()})
+
     # ---- data
     train_paths, val_paths, data_summary = split_photos(config)
     batch_size = min(config.batch_size, len(train_paths))
     use_cache = config.cache_images
     if use_cache is None:
-        use_cache = cuda and cache_bytes(len(train_paths), config.image_size) < torch.cuda.get_device_properties(
-            device).total_memory / 4
+        use_cache = cuda and (cache_bytes(len(train_paths), config.image_size)
+                              < torch.cuda.get_device_properties(device).total_memory / 4)
     photos = TrainingPhotos(train_paths, config.image_size, device, cache=use_cache, num_workers=config.num_workers)
     val_batch = torch.stack([load_photo(p, config.image_size) for p in val_paths]).to(device)  # uint8 (V, 3, S, S)
     augmentation = Augmentation(config.min_crop_scale, config.max_rotation)
@@ -248,19 +258,8 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
     if config.max_steps is not None:
         total_steps = min(total_steps, config.max_steps)
 
-    # ---- networks (fresh, fine-tuned from a generator file, or resumed)
+    # ---- networks, optimisers, random streams
     torch.manual_seed(config.seed)
-    generator_config, init_state = config.generator, None
-    if resuming:
-        init_state, generator_dict, _ = load_generator(checkpoint_dir / "generator.safetensors")
-        generator_config = GeneratorConfig.from_dict(generator_dict)
-    elif config.init_generator:
-        init_state, generator_dict, _ = load_generator(config.init_generator)
-        generator_config = GeneratorConfig.from_dict(generator_dict)
-    if config.image_size % generator_config.size_multiple:
-        raise ValueError(f"image_size {config.image_size} must be a multiple of {generator_config.size_multiple} "
-                         f"for this generator")
-    config = TrainConfig.from_dict({**config.to_dict(), "generator": generator_config.to_dict()})
     generator = build_generator(generator_config, load_pretrained=init_state is None)
     if init_state is not None:
         generator.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in init_state.items()})
@@ -303,11 +302,10 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
                 last_of_epoch = state["step_in_epoch"] == steps_per_epoch
                 if state["global_step"] % config.log_every == 0 or last_of_epoch:
                     losses = mean_losses(sums, state["step_in_epoch"], stage)
-                    seconds = time.perf_counter() - window_start
+                    now = time.perf_counter()
+                    eta = (total_steps - state["global_step"]) * (now - session_start) / session_steps
                     event = progress_event("step", stage, epoch, config, state, steps_per_epoch, total_steps, losses,
-                                           eta=(total_steps - state["global_step"]) * (time.perf_counter()
-                                                                                      - session_start) / session_steps,
-                                           images_per_second=window_steps * batch_size / max(seconds, 1e-9))
+                                           eta, images_per_second=window_steps * batch_size / (now - window_start))
                     write_log(log, event)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if v is not None}, refresh=False)
                     notify(event)
@@ -338,11 +336,10 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
             curves_path = str(plot_curves(out_dir / "log.jsonl", out_dir / "curves.png", config.l1_epochs
                                           * steps_per_epoch))
             write_log(log, {"kind": "epoch", **record})
-            notify({**progress_event("epoch", stage, epoch, config, state, steps_per_epoch, total_steps,
-                                     record["losses"], eta=(total_steps - state["global_step"])
-                                     * (time.perf_counter() - session_start) / max(session_steps, 1),
-                                     images_per_second=steps_per_epoch * batch_size / max(record["seconds"], 1e-9)),
-                    "val": val, "sample_grid": last_grid, "checkpoint": str(checkpoint_dir)})
+            eta = (total_steps - state["global_step"]) * (time.perf_counter() - session_start) / max(session_steps, 1)
+            event = progress_event("epoch", stage, epoch, config, state, steps_per_epoch, total_steps,
+                                   record["losses"], eta, steps_per_epoch * batch_size / max(record["seconds"], 1e-9))
+            notify({**event, "val": val, "sample_grid": last_grid, "checkpoint": str(checkpoint_dir)})
     finally:
         bar.close()
         log.close()
@@ -537,6 +534,15 @@ def save_checkpoint(directory: Path, model: Pix2Pix, ema: EMA | None, augment_rn
         directory.rename(old)
     fresh.rename(directory)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_checkpoint(directory: Path) -> bool:
+    """Whether `directory` holds a checkpoint, after finishing a swap a crash interrupted."""
+    fresh = directory.with_name(directory.name + ".tmp")
+    if not (directory / "state.json").is_file() and (fresh / "state.json").is_file():
+        shutil.rmtree(directory, ignore_errors=True)
+        fresh.rename(directory)  # state.json is written last: the folder is complete
+    return (directory / "state.json").is_file()
 
 
 def load_checkpoint(directory: Path, model: Pix2Pix, ema: EMA | None, augment_rng: torch.Generator,
