@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     export = commands.add_parser("export", help="write the fp16 generator file of a training checkpoint")
     export.add_argument("--checkpoint", required=True, help="a run's checkpoints folder (or the run folder)")
     export.add_argument("--out", required=True, help="destination .safetensors")
-    export.add_argument("--no-ema", action="store_true", help="the live weights instead of their moving average")
+    export.add_argument("--ema", action=argparse.BooleanOptionalAction, default=True,
+                        help="the moving average of the weights (default, when the run kept one) or the live ones")
 
     args = parser.parse_args(argv)
     try:
@@ -176,7 +177,7 @@ def run_export(args) -> int:
     if not state_file.is_file():
         raise FileNotFoundError(f"no training checkpoint in {args.checkpoint} (state.json missing)")
     ema_file = folder / "generator_ema.safetensors"
-    source = folder / "generator.safetensors" if args.no_ema or not ema_file.is_file() else ema_file
+    source = ema_file if args.ema and ema_file.is_file() else folder / "generator.safetensors"
     state_dict, config, _ = load_generator(source)
     state = json.loads(state_file.read_text())
     history = state.get("history") or [{}]

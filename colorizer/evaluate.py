@@ -1,6 +1,6 @@
 """Score a generator on a folder of colour photos, beside the grayscale baseline.
 
-    result = evaluate("model.safetensors", "photos/val")     # a dict, JSON-ready
+    result = evaluate("model.safetensors", "photos/val", baseline="gray")     # a dict, JSON-ready
     print(format_table(result))
 
 Each photo is colorized from its own luminance through the product's full-resolution path
@@ -38,7 +38,7 @@ METRICS = (
 BASELINES = ("gray",)
 
 
-def evaluate(model: Colorizer | str | os.PathLike, data_dir: str | os.PathLike, baseline: str | None = "gray",
+def evaluate(model: Colorizer | str | os.PathLike, data_dir: str | os.PathLike, baseline: str | None = None,
              fid: bool = True, limit: int | None = None, render_size: int = DEFAULT_RENDER_SIZE,
              batch_size: int = 16, device: str = "auto", progress: bool = False) -> dict:
     """Metrics of `model` (a Colorizer or a generator file) on the colour photos under

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 from colorizer.__main__ import main
@@ -55,6 +56,10 @@ def test_train_then_export_through_the_cli_entry_point(tmp_path, photo_folder, c
 
     state, config, extra = load_generator(tmp_path / "model.safetensors")
     assert config["base_width"] == 8 and extra["ema"] is True and extra["global_step"] == 4
+    assert main(["export", "--checkpoint", str(tmp_path / "run" / "checkpoints"), "--no-ema",
+                 "--out", str(tmp_path / "live.safetensors")]) == 0
+    live, _, extra = load_generator(tmp_path / "live.safetensors")
+    assert extra["ema"] is False and any(not torch.equal(live[k], state[k]) for k in state)
 
 
 def test_export_of_a_folder_without_checkpoint_fails_cleanly(tmp_path, capsys):
