@@ -93,7 +93,7 @@ def luminance_levels(image: Image.Image, white: float = 255.0) -> tuple[torch.Te
         if np.array_equal(red, green) and np.array_equal(red, blue):  # a gray photo stored as RGB: common
             return torch.from_numpy(red), color.gray_levels(8)
         return color.rgb8_to_linear_levels(red, green, blue), color.linear_levels()
-    values = np.asarray(image, dtype=np.float32) * (65535.0 / white)
+    values = np.nan_to_num(np.asarray(image, dtype=np.float32) * (65535.0 / white))
     levels = np.clip(values + 0.5, 0, 65535).astype(np.int32)
     return torch.from_numpy(levels), color.gray_levels(16)
 
