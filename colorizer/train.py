@@ -211,9 +211,18 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
           should_stop: Callable[[], bool] | None = None) -> TrainResult:
     """Train (or continue training) a colorizer; see the module docstring for what it writes.
 
-    on_progress(event) gets dicts with "kind" in {"step", "epoch", "done", "cancelled"}
-    (see `progress_event`); should_stop() is polled every step, and when it returns True
-    the run saves a checkpoint and returns with cancelled=True.
+    on_progress(event) receives JSON-ready dicts:
+      "step" (every log_every steps and at each epoch's last step) and "epoch" (after each
+      epoch's checkpoint): kind, stage ("l1" | "gan"), epoch and epochs (1-based, within the
+      stage), step and steps_per_epoch, global_step and total_steps, losses {D_real, D_fake,
+      G_GAN, G_L1: running means over the epoch; None for D_* and G_GAN in stage "l1";
+      G_L1 includes lambda_l1}, eta_seconds, images_per_second; "epoch" adds val {l1, psnr,
+      ab_error}, sample_grid (PNG path) and checkpoint (folder).
+      "done" / "cancelled" (last): global_step, total_steps, generator_path, val,
+      sample_grid, curves, checkpoint, data (what the photo scans kept and skipped).
+    should_stop() is polled after every step; when it returns True the run saves a
+    checkpoint (resumable mid-epoch), writes the generator so far and returns with
+    cancelled=True.
     """
     out_dir = Path(config.out_dir)
     checkpoint_dir = out_dir / "checkpoints"
