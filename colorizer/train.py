@@ -199,8 +199,7 @@ class EMA:
     def update(self, generator: nn.Module, step: int) -> None:
         decay = min(self.decay, (1 + step) / (10 + step))
         torch._foreach_lerp_(list(self.model.parameters()), list(generator.parameters()), 1 - decay)
-        for mine, theirs in zip(self.model.buffers(), generator.buffers()):
-            mine.copy_(theirs)  # BatchNorm statistics follow the live network
+        torch._foreach_copy_(list(self.model.buffers()), list(generator.buffers()))  # BatchNorm statistics
 
 
 # --------------------------------------------------------------------------------------
