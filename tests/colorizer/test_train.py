@@ -105,7 +105,7 @@ def test_a_cancelled_run_resumes_where_it_stopped_and_ends_like_an_uninterrupted
 
 
 def test_max_steps_stops_mid_epoch_and_still_scores(photos, tmp_path):
-    result = train(tiny_config(photos, tmp_path / "short", max_steps=3, ema_decay=0))
+    result = train(tiny_config(photos, tmp_path / "short", max_steps=3, ema_decay=0, cache_images=True))
     assert result.global_step == 3 and not result.cancelled
     assert set(result.val_metrics) == {"l1", "psnr", "ab_error"} and result.sample_grid.endswith("final.png")
 
