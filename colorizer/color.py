@@ -196,7 +196,7 @@ def compose_srgb(levels: torch.Tensor, tables: LevelTables, ab: torch.Tensor) ->
     first, second, weight = _interpolation_rows(height, small_h)
 
     out = torch.empty((height, width, 3), dtype=torch.uint8)
-    rows = max(1, min(height, _CHUNK_PIXELS // width))
+    rows = max(1, min(height, 512, _CHUNK_PIXELS // width))  # 512: keeps `mix` small for tall photos
     scratch = torch.empty(9, rows * width)
     index = torch.empty(rows * width, 3, dtype=torch.int32)
     codes = torch.empty(rows * width, dtype=torch.int32)
@@ -263,12 +263,3 @@ def _lab_rows_to_srgb8(Y: torch.Tensor, fx: torch.Tensor, fz: torch.Tensor, scra
         index[:, k].copy_(lo)
     torch.index_select(_ENCODE_LUT, 0, index.view(-1), out=out)
 
-
-def merge_luminance_ab(Y: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """Linear luminance Y (H, W) and full-resolution Lab ab (2, H, W) -> uint8 sRGB (H, W, 3).
-
-    A convenience over `compose_srgb` for float luminance; the luminance is quantised to
-    16-bit linear levels first (at most 0.014 L* per level).
-    """
-    levels = torch.from_numpy(np.clip(np.asarray(Y, dtype=np.float32) * 65535.0 + 0.5, 0, 65535).astype(np.int32))
-    return compose_srgb(levels, linear_levels(), torch.as_tensor(np.asarray(ab, dtype=np.float32)))

@@ -85,9 +85,3 @@ def test_rgb_luminance_levels_are_the_cie_luminance():
     expected = color.rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255)[0, 0]
     assert (lightness - expected).abs().max() < 0.02
 
-
-def test_merge_luminance_ab_keeps_float_luminance():
-    Y = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
-    out = color.merge_luminance_ab(Y, np.zeros((2, 8, 8), dtype=np.float32))
-    assert out.shape == (8, 8, 3) and (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()
-    assert out[0, 0].tolist() == [0, 0, 0] and out[-1, -1].tolist() == [255, 255, 255]
