@@ -87,11 +87,7 @@ def save_generator(destination: str | os.PathLike | BinaryIO, state_dict: dict[s
     metadata = {"format": GENERATOR_FORMAT, "config": json.dumps(config), "extra": json.dumps(extra or {})}
     payload = save_safetensors_bytes(tensors, metadata=metadata)
     if isinstance(destination, (str, os.PathLike)):
-        path = Path(destination)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_bytes(payload)
-        os.replace(tmp, path)  # never leave a half-written file under the real name
+        _write_atomic(Path(destination), payload)  # never a half-written file under the real name
     else:
         destination.write(payload)
 
@@ -111,18 +107,71 @@ def load_generator(source: Source) -> tuple[dict[str, torch.Tensor], dict, dict]
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
     """Atomically write plain tensors (used by training checkpoints)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = save_safetensors_bytes(
         {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()},
         metadata={k: json.dumps(v) for k, v in (metadata or {}).items()},
     )
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
+    _write_atomic(Path(path), payload)
 
 
 def load_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, metadata) of a file written by `save_tensors`."""
     data = Path(path).read_bytes()
     metadata = read_header(data).get("__metadata__") or {}
-    return load_safetensors_bytes(data), {k: json.loads(v) for k, v in metadata.items()}
+    try:
+        tensors = load_safetensors_bytes(data)
+    except Exception as exc:  # safetensors raises its own error types on corrupt data
+        raise ValueError(f"corrupt tensor file {path}: {exc}") from exc
+    return tensors, {k: json.loads(v) for k, v in metadata.items()}
+
+
+def save_state(stem: str | os.PathLike, state) -> None:
+    """Write any nested dict/list state with tensors in it (an optimizer's state_dict, RNG
+    states) as `stem.safetensors` (the tensors) + `stem.json` (everything else)."""
+    tensors: dict[str, torch.Tensor] = {}
+
+    def encode(value):
+        if isinstance(value, torch.Tensor):
+            key = f"t{len(tensors)}"
+            tensors[key] = value
+            return {"__tensor__": key}
+        if isinstance(value, dict):
+            if all(isinstance(k, str) for k in value):
+                return {k: encode(v) for k, v in value.items()}
+            return {"__items__": [[k, encode(v)] for k, v in value.items()]}  # int keys survive
+        if isinstance(value, (list, tuple)):
+            return [encode(v) for v in value]
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        raise TypeError(f"cannot store {type(value).__name__} in a checkpoint")
+
+    document = json.dumps(encode(state))
+    stem = Path(stem)
+    save_tensors(stem.with_suffix(".safetensors"), tensors)
+    _write_atomic(stem.with_suffix(".json"), document.encode())
+
+
+def load_state(stem: str | os.PathLike, device: str | torch.device = "cpu"):
+    """Read what `save_state` wrote (no unpickling: JSON and safetensors only)."""
+    stem = Path(stem)
+    tensors, _ = load_tensors(stem.with_suffix(".safetensors"))
+
+    def decode(value):
+        if isinstance(value, dict):
+            if "__tensor__" in value:
+                return tensors[value["__tensor__"]].to(device)
+            if "__items__" in value:
+                return {k: decode(v) for k, v in value["__items__"]}
+            return {k: decode(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [decode(v) for v in value]
+        return value
+
+    return decode(json.loads(stem.with_suffix(".json").read_text()))
+
+
+def _write_atomic(path: Path, payload: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(payload)
+    os.replace(tmp, path)

@@ -5,8 +5,9 @@
     variant = colorizer.colorize(Image.open("old.jpg"), seed=7)      # dropout noise on
 
 The network runs at a render size (default 256 px, about that many pixels per side,
-aspect kept); its ab prediction is upsampled to the photo's size and merged with the
-photo's own luminance, which the result keeps exactly.
+aspect kept) on a reduced copy of the photo; its ab prediction is upsampled to the
+photo's size and merged with the photo's own luminance, which the result keeps exactly
+(`colorizer.color.compose_srgb`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import BinaryIO, Iterable
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 from colorizer import color
@@ -31,6 +31,7 @@ from colorizer.model import GeneratorConfig, build_generator
 DEFAULT_RENDER_SIZE = 256
 MIN_RENDER_SIZE = 64
 MAX_RENDER_SIZE = 2048
+EXIF_ORIENTATION = 0x0112
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
@@ -43,8 +44,11 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
 class PreparedImage:
     """A photo reduced to what colorization needs."""
 
-    Y: np.ndarray  # (H, W) float32 linear luminance in [0, 1]: kept exactly in the output
-    alpha: np.ndarray | None  # (H, W) uint8 alpha channel, re-attached to the output
+    source: Image.Image  # upright, mode "L", "RGB", "I" or "F": the network input is resized from it
+    white: float  # value of white in `source` ("I" and "F" only)
+    levels: torch.Tensor  # (H, W) integer luminance levels: kept exactly in the output
+    tables: color.LevelTables  # what each level means
+    alpha: Image.Image | None  # mode "L" alpha channel, re-attached to the output
 
 
 def prepare_image(image: Image.Image) -> PreparedImage:
@@ -52,31 +56,46 @@ def prepare_image(image: Image.Image) -> PreparedImage:
 
     Colour photos are reduced to their luminance; 16-bit and float grays keep their depth.
     """
-    image = ImageOps.exif_transpose(image)
+    image.load()
+    if image.getexif().get(EXIF_ORIENTATION, 1) != 1:
+        image = ImageOps.exif_transpose(image)
     alpha = None
-    mode = image.mode
-    if mode == "P":
+    if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-        mode = image.mode
-    if mode in ("LA", "La", "PA", "RGBA", "RGBa"):
-        alpha = np.asarray(image.getchannel("A"), dtype=np.uint8).copy()
-        image = image.convert("L" if mode in ("LA", "La") else "RGB")
-        mode = image.mode
-    if mode == "1":
-        image, mode = image.convert("L"), "L"
-    if mode == "L":
-        Y = color._Y8[np.asarray(image, dtype=np.uint8)]
-    elif mode.startswith("I") or mode == "F":
-        values = np.asarray(image, dtype=np.float32)
-        top = 65535.0 if mode.startswith("I") and values.max(initial=0) > 255 else 255.0
-        if mode == "F" and values.max(initial=0) <= 1.0:
-            top = 1.0
-        Y = color.srgb_to_linear(np.clip(values / top, 0.0, 1.0)).astype(np.float32)
-    else:
-        rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
-        Y = (color._Y8[rgb[..., 0]] * color.RGB_TO_Y[0] + color._Y8[rgb[..., 1]] * color.RGB_TO_Y[1]
-             + color._Y8[rgb[..., 2]] * color.RGB_TO_Y[2])
-    return PreparedImage(Y=np.ascontiguousarray(Y, dtype=np.float32), alpha=alpha)
+    if image.mode in ("LA", "La", "PA", "RGBA", "RGBa"):
+        alpha = image.getchannel("A")
+        image = image.convert("L" if image.mode in ("LA", "La") else "RGB")
+    white = 255.0
+    if image.mode == "1":
+        image = image.convert("L")
+    elif image.mode.startswith("I;16"):
+        image, white = image.convert("I"), 65535.0
+    elif image.mode == "I":
+        white = 65535.0 if _max(image) > 255 else 255.0
+    elif image.mode == "F":
+        white = 1.0 if _max(image) <= 1.0 else 255.0
+    elif image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX...
+    levels, tables = luminance_levels(image, white)
+    return PreparedImage(source=image, white=white, levels=levels, tables=tables, alpha=alpha)
+
+
+def _max(image: Image.Image) -> float:
+    return float(image.getextrema()[1])
+
+
+def luminance_levels(image: Image.Image, white: float = 255.0) -> tuple[torch.Tensor, color.LevelTables]:
+    """(H, W) integer luminance levels of an "L", "RGB", "I" or "F" image, and their tables."""
+    if image.mode == "L":
+        return torch.from_numpy(np.array(image, dtype=np.uint8)), color.gray_levels(8)
+    if image.mode == "RGB":
+        red, green, blue = (np.array(plane) for plane in image.split())  # writable, for torch
+        if np.array_equal(red, green) and np.array_equal(red, blue):  # a gray photo stored as RGB: common
+            return torch.from_numpy(red), color.gray_levels(8)
+        return color.rgb8_to_linear_levels(red, green, blue), color.linear_levels()
+    values = np.nan_to_num(np.asarray(image, dtype=np.float32) * (65535.0 / white))
+    levels = np.clip(values + 0.5, 0, 65535).astype(np.int32)
+    return torch.from_numpy(levels), color.gray_levels(16)
 
 
 def network_size(height: int, width: int, render_size: int, multiple: int) -> tuple[int, int]:
@@ -84,6 +103,15 @@ def network_size(height: int, width: int, render_size: int, multiple: int) -> tu
     scale = render_size / math.sqrt(height * width)
     return (max(multiple, round(height * scale / multiple) * multiple),
             max(multiple, round(width * scale / multiple) * multiple))
+
+
+def network_input(item: PreparedImage, size: tuple[int, int]) -> torch.Tensor:
+    """Normalised L (1, h, w) of the photo resized to `size` (gamma-space resize, as the
+    training photos were made)."""
+    height, width = size
+    small = item.source.resize((width, height), Image.BILINEAR, reducing_gap=2.0)
+    levels, tables = luminance_levels(small, item.white)
+    return color.normalize_l(tables.lightness(levels))[None]
 
 
 class Colorizer:
@@ -94,9 +122,8 @@ class Colorizer:
         self.config = config
         self.device = pick_device(device)
         self.info = info or {}
-        self.generator = generator.to(self.device).eval()
-        if self.device.type == "cuda":
-            self.generator = self.generator.to(memory_format=torch.channels_last)
+        # channels_last suits oneDNN on the CPU as well as tensor cores.
+        self.generator = generator.to(self.device).eval().to(memory_format=torch.channels_last)
         self._lock = threading.Lock()
 
     @classmethod
@@ -123,13 +150,13 @@ class Colorizer:
         batch_size = batch_size or (64 if self.device.type == "cuda" else 4)
         groups: dict[tuple[int, int], list[int]] = {}
         for index, item in enumerate(prepared):
-            size = network_size(*item.Y.shape, render_size, self.config.size_multiple)
+            size = network_size(*item.levels.shape, render_size, self.config.size_multiple)
             groups.setdefault(size, []).append(index)
         results: list[Image.Image | None] = [None] * len(prepared)
         for size, indices in groups.items():
             for start in range(0, len(indices), batch_size):
                 chunk = indices[start:start + batch_size]
-                L = torch.stack([self._network_input(prepared[i].Y, size) for i in chunk])  # (B, 1, h, w)
+                L = torch.stack([network_input(prepared[i], size) for i in chunk])  # (B, 1, h, w)
                 ab = self.predict_ab(L, seed=seed)  # (B, 2, h, w) Lab units
                 for row, i in enumerate(chunk):
                     results[i] = self._compose(prepared[i], ab[row])
@@ -138,30 +165,18 @@ class Colorizer:
     def predict_ab(self, L: torch.Tensor, seed: int | None = None) -> torch.Tensor:
         """Normalised L (B, 1, h, w) -> a/b in Lab units (B, 2, h, w), float32 on the CPU."""
         with self._lock, torch.inference_mode(), self._noise(seed), self._autocast():
-            x = L.to(self.device, non_blocking=True)
-            if self.device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = L.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             ab = self.generator(x)
         return color.denormalize_ab(ab.float()).cpu()
 
     # ------------------------------------------------------------------------------
 
     @staticmethod
-    def _network_input(Y: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-        small = F.interpolate(torch.from_numpy(Y)[None, None], size=size, mode="bilinear", align_corners=False,
-                              antialias=True)[0]
-        lightness = 116.0 * torch.where(small > (6 / 29) ** 3, small.clamp_min(0).pow(1 / 3),
-                                        small / (3 * (6 / 29) ** 2) + 4 / 29) - 16.0
-        return color.normalize_l(lightness)  # (1, h, w)
-
-    @staticmethod
     def _compose(item: PreparedImage, ab: torch.Tensor) -> Image.Image:
-        height, width = item.Y.shape
-        full_ab = F.interpolate(ab[None], size=(height, width), mode="bilinear", align_corners=False)[0]
-        rgb = color.merge_luminance_ab(item.Y, full_ab.numpy())
+        rgb = color.compose_srgb(item.levels, item.tables, ab)  # (H, W, 3) uint8
         result = Image.fromarray(rgb, "RGB")
         if item.alpha is not None:
-            result.putalpha(Image.fromarray(item.alpha, "L"))
+            result.putalpha(item.alpha)
         return result
 
     @contextlib.contextmanager

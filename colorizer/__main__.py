@@ -1,0 +1,193 @@
+"""The engine's command line.
+
+    python -m colorizer train --train-dir photos/train --out-dir runs/unet --gan-epochs 20
+    python -m colorizer eval --weights runs/unet/generator.safetensors --data photos/val --baseline gray
+    python -m colorizer colorize old.jpg colour.jpg [--weights W] [--render-size 256] [--seed 7]
+    python -m colorizer bench [--quick]
+    python -m colorizer export --checkpoint runs/unet/checkpoints --out model.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "default.safetensors"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m colorizer", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_train_arguments(commands.add_parser("train", help="train a generator (resumes from --out-dir)"))
+
+    evaluate = commands.add_parser("eval", help="score a generator on a folder of colour photos")
+    evaluate.add_argument("--weights", required=True, help="generator .safetensors")
+    evaluate.add_argument("--data", required=True, help="folder tree of colour photos")
+    evaluate.add_argument("--baseline", choices=["gray"], default=None, help="score a baseline beside the model")
+    evaluate.add_argument("--json", dest="json_out", help="also write the results to this JSON file")
+    evaluate.add_argument("--no-fid", action="store_true", help="skip FID (the Inception pass)")
+    evaluate.add_argument("--limit", type=int, help="at most this many photos (a seeded subset)")
+    evaluate.add_argument("--render-size", type=int, default=256)
+    evaluate.add_argument("--batch-size", type=int, default=16)
+    evaluate.add_argument("--device", default="auto")
+
+    colorize = commands.add_parser("colorize", help="colorize a photo (or every photo of a folder)")
+    colorize.add_argument("input", help="an image file, or a folder of them")
+    colorize.add_argument("output", help="the output file (its suffix picks the format), or a folder")
+    colorize.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help=f"generator .safetensors "
+                                                                         f"(default: {DEFAULT_WEIGHTS})")
+    colorize.add_argument("--render-size", type=int, default=256, help="network resolution, ~pixels per side")
+    colorize.add_argument("--seed", type=int, help="keep dropout on with this seed: another variation")
+    colorize.add_argument("--quality", type=int, default=92, help="JPEG quality")
+    colorize.add_argument("--device", default="auto")
+
+    bench = commands.add_parser("bench", help="print speed figures")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions, no torch.compile")
+
+    export = commands.add_parser("export", help="write the fp16 generator file of a training checkpoint")
+    export.add_argument("--checkpoint", required=True, help="a run's checkpoints folder (or the run folder)")
+    export.add_argument("--out", required=True, help="destination .safetensors")
+    export.add_argument("--ema", action=argparse.BooleanOptionalAction, default=True,
+                        help="the moving average of the weights (default, when the run kept one) or the live ones")
+
+    args = parser.parse_args(argv)
+    try:
+        return {"train": run_train, "eval": run_eval, "colorize": run_colorize, "bench": run_bench,
+                "export": run_export}[args.command](args)
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+# --------------------------------------------------------------------------------------
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    from colorizer.train import TrainConfig
+
+    d = TrainConfig()
+    g = d.generator
+    parser.add_argument("--train-dir", required=True, help="folder tree of colour photos")
+    parser.add_argument("--out-dir", default=d.out_dir, help="run folder (a checkpoint there is resumed)")
+    parser.add_argument("--val-dir", help="validation photos (default: hold out --val-split of the training photos)")
+    parser.add_argument("--val-split", type=float, default=d.val_split)
+    parser.add_argument("--max-images", type=int, help="use at most this many training photos")
+    parser.add_argument("--image-size", type=int, default=d.image_size)
+    parser.add_argument("--arch", choices=["unet", "resnet18", "efficientnet_lite0"], default=g.arch)
+    parser.add_argument("--base-width", type=int, default=g.base_width, help="unet: width of the first layer")
+    parser.add_argument("--num-downs", type=int, default=g.num_downs, help="unet: stride-2 layers")
+    parser.add_argument("--dropout", type=float, default=g.dropout)
+    parser.add_argument("--encoder-weights", help='pretrained encoder: "imagenet" (efficientnet_lite0) or a file')
+    parser.add_argument("--init-generator", help="fine-tune this generator .safetensors")
+    parser.add_argument("--l1-epochs", type=int, default=d.l1_epochs, help="stage 1: L1 only")
+    parser.add_argument("--gan-epochs", type=int, default=d.gan_epochs, help="stage 2: GAN + lambda * L1")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--lr", type=float, default=d.lr)
+    parser.add_argument("--lambda-l1", type=float, default=d.lambda_l1)
+    parser.add_argument("--gan-mode", choices=["vanilla", "lsgan", "hinge"], default=d.gan_mode)
+    parser.add_argument("--ema-decay", type=float, default=d.ema_decay, help="0 turns the weight average off")
+    parser.add_argument("--max-steps", type=int, help="stop after this many steps")
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--device", default=d.device)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the networks (CUDA)")
+    parser.add_argument("--num-workers", type=int, default=d.num_workers)
+    parser.add_argument("--cache", dest="cache_images", action=argparse.BooleanOptionalAction, default=None,
+                        help="keep decoded photos on the device (default: on CUDA when they fit)")
+    parser.add_argument("--no-resume", action="store_true", help="start over even if --out-dir has a checkpoint")
+    parser.add_argument("--log-every", type=int, default=d.log_every)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_train(args) -> int:
+    from colorizer.model import GeneratorConfig
+    from colorizer.train import TrainConfig, train
+
+    config = TrainConfig(
+        train_dir=args.train_dir, out_dir=args.out_dir, val_dir=args.val_dir, val_split=args.val_split,
+        max_images=args.max_images, image_size=args.image_size,
+        generator=GeneratorConfig(arch=args.arch, base_width=args.base_width, num_downs=args.num_downs,
+                                  dropout=args.dropout, encoder_weights=args.encoder_weights),
+        init_generator=args.init_generator, l1_epochs=args.l1_epochs, gan_epochs=args.gan_epochs,
+        batch_size=args.batch_size, lr=args.lr, lambda_l1=args.lambda_l1, gan_mode=args.gan_mode,
+        ema_decay=args.ema_decay, max_steps=args.max_steps, seed=args.seed, device=args.device,
+        compile=args.compile, num_workers=args.num_workers, cache_images=args.cache_images,
+        resume=not args.no_resume, log_every=args.log_every, progress_bar=not args.no_progress)
+    result = train(config)
+    print(json.dumps({"generator": result.generator_path, "val": result.val_metrics, "curves": result.curves,
+                      "samples": result.sample_grid, "global_step": result.global_step}, indent=1))
+    return 0
+
+
+def run_eval(args) -> int:
+    from colorizer.evaluate import evaluate, format_table
+
+    result = evaluate(args.weights, args.data, baseline=args.baseline, fid=not args.no_fid, limit=args.limit,
+                      render_size=args.render_size, batch_size=args.batch_size, device=args.device, progress=True)
+    print(format_table(result))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+def run_colorize(args) -> int:
+    from PIL import Image
+
+    from colorizer.inference import Colorizer
+
+    weights = Path(args.weights)
+    if not weights.is_file():
+        raise FileNotFoundError(f"no generator weights at {weights}: pass --weights, or train one with "
+                                f"`python -m colorizer train` and export it")
+    source, target = Path(args.input), Path(args.output)
+    if source.is_dir():
+        pairs = [(p, target / (p.stem + ".jpg")) for p in sorted(source.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+        target.mkdir(parents=True, exist_ok=True)
+    else:
+        pairs = [(source, target)]
+    colorizer = Colorizer.load(weights, device=args.device)
+    for src, dst in pairs:
+        with Image.open(src) as image:
+            result = colorizer.colorize(image, render_size=args.render_size, seed=args.seed)
+        if dst.suffix.lower() in (".jpg", ".jpeg"):
+            result.convert("RGB").save(dst, quality=args.quality)  # JPEG has no alpha
+        else:
+            result.save(dst)
+        print(dst)
+    return 0
+
+
+def run_bench(args) -> int:
+    from colorizer.bench import run
+
+    run(quick=args.quick)
+    return 0
+
+
+def run_export(args) -> int:
+    from colorizer.checkpoint import load_generator, save_generator
+
+    folder = Path(args.checkpoint)
+    if (folder / "checkpoints" / "state.json").is_file():
+        folder = folder / "checkpoints"
+    state_file = folder / "state.json"
+    if not state_file.is_file():
+        raise FileNotFoundError(f"no training checkpoint in {args.checkpoint} (state.json missing)")
+    ema_file = folder / "generator_ema.safetensors"
+    source = ema_file if args.ema and ema_file.is_file() else folder / "generator.safetensors"
+    state_dict, config, _ = load_generator(source)
+    state = json.loads(state_file.read_text())
+    history = state.get("history") or [{}]
+    save_generator(args.out, state_dict, config, extra={
+        "trained_by": "colorizer.train", "arch": config.get("arch"), "epochs": len(state.get("history", [])),
+        "global_step": state.get("global_step"), "ema": source == ema_file, "val": history[-1].get("val", {}),
+        "train_dir": state.get("config", {}).get("train_dir")})
+    print(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,574 @@
+"""Train the paper's conditional GAN: an optional L1-only stage for the generator, then
+alternating discriminator and generator steps on GAN + lambda * L1 (pix2pix).
+
+    result = train(TrainConfig(train_dir="photos/train", out_dir="runs/unet", gan_epochs=20))
+    Colorizer.load(result.generator_path)
+
+Everything lands in out_dir:
+    checkpoints/            networks, EMA, optimizer and RNG states (safetensors + JSON), state.json
+    log.jsonl               one JSON object per logged step and per epoch
+    curves.png              D real/fake, G GAN and G L1 against the step (the paper's figures 6-8)
+    samples/epoch_NNN.png   grayscale / generated / ground truth rows (the paper's figure 9)
+    generator.safetensors   the final generator (fp16): what Colorizer.load reads
+A run restarted with the same out_dir continues from its last checkpoint (resume=True).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+from tqdm import tqdm
+
+from colorizer import metrics
+from colorizer.checkpoint import load_generator, load_state, load_tensors, save_generator, save_state, save_tensors
+from colorizer.color import denormalize_ab, model_pair_to_rgb, rgb_to_model_pair
+from colorizer.data import Augmentation, TrainingPhotos, augment, cache_bytes, epoch_order, load_photo, scan_images
+from colorizer.inference import pick_device
+from colorizer.model import DiscriminatorConfig, GANLoss, GeneratorConfig, build_discriminator, build_generator
+
+LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "G_L1")
+
+
+@dataclass
+class TrainConfig:
+    # data
+    train_dir: str = "data/train"  # folder tree of colour photos (grayscale and unreadable files are skipped)
+    out_dir: str = "runs/colorizer"  # the run folder: checkpoints, logs, samples, final generator
+    val_dir: str | None = None  # validation photos; None holds out val_split of train_dir
+    val_split: float = 0.05  # share of train_dir held out for validation when val_dir is None (seeded)
+    max_images: int | None = None  # use at most this many photos of train_dir (a seeded subset, before the split)
+    image_size: int = 256  # training crops are image_size x image_size (the paper: 256)
+    min_crop_scale: float = 0.5  # random resized crop keeps at least this share of the photo's area
+    max_rotation: float = 10.0  # random rotation in degrees, either way (the paper's augmentation)
+    # networks
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)  # ignored when resuming or init_generator
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)  # the 70x70 PatchGAN
+    init_generator: str | None = None  # generator .safetensors to fine-tune from; its config wins over `generator`
+    # optimisation
+    l1_epochs: int = 0  # stage 1: the generator alone on L1 (the paper pre-trains its ResNet18 U-Net so)
+    gan_epochs: int = 20  # stage 2: alternating D and G steps on GAN + lambda_l1 * L1
+    batch_size: int = 16  # photos per step (capped at the number of training photos)
+    lr: float = 2e-4  # Adam learning rate of both networks (the paper)
+    beta1: float = 0.5  # Adam momentum (the paper)
+    beta2: float = 0.999  # Adam second moment (the paper)
+    lambda_l1: float = 100.0  # weight of L1 against the GAN loss (the paper)
+    gan_mode: str = "vanilla"  # "vanilla" (the paper), "lsgan" or "hinge"
+    ema_decay: float = 0.999  # exponential moving average of the generator's weights, exported; 0 turns it off
+    max_steps: int | None = None  # stop after this many steps in all (quick runs, tests)
+    # system
+    seed: int = 0  # seeds initialisation, the split, shuffling, augmentation and dropout
+    device: str = "auto"  # "auto" (CUDA when present), "cuda", "cuda:1", "cpu"
+    compile: bool = False  # torch.compile both networks (CUDA; pays off on long runs)
+    num_workers: int = 4  # DataLoader processes decoding photos (when not cached)
+    cache_images: bool | None = None  # decode once, keep on the device; None: on CUDA when it takes < 1/4 of memory
+    resume: bool = True  # continue from out_dir/checkpoints when it holds a checkpoint; False starts over
+    # reporting
+    log_every: int = 10  # steps between log lines and "step" progress events
+    val_images: int = 64  # validation photos scored at the end of each epoch
+    sample_count: int = 6  # columns of the sample grids
+    progress_bar: bool = True  # tqdm on stderr
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["generator"] = self.generator.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}
+        if isinstance(data.get("generator"), dict):
+            data["generator"] = GeneratorConfig.from_dict(data["generator"])
+        if isinstance(data.get("discriminator"), dict):
+            data["discriminator"] = DiscriminatorConfig.from_dict(data["discriminator"])
+        return cls(**data)
+
+
+@dataclass
+class TrainResult:
+    generator_path: str  # the final generator (fp16, EMA weights when ema_decay > 0): Colorizer.load reads it
+    history: list[dict]  # one entry per finished epoch: stage, losses, val metrics, timing
+    val_metrics: dict  # the latest validation metrics: l1, psnr, ab_error
+    sample_grid: str | None  # the latest sample grid (PNG)
+    curves: str | None  # the loss curves (PNG)
+    checkpoint_dir: str  # where train(resume=True) continues from
+    cancelled: bool  # should_stop() ended the run early
+    global_step: int = 0  # optimisation steps done, over all sessions
+
+
+# --------------------------------------------------------------------------------------
+# The paper's update rule.
+
+
+def set_requires_grad(net: nn.Module, flag: bool) -> None:
+    for p in net.parameters():
+        p.requires_grad_(flag)
+
+
+class Pix2Pix:
+    """Generator, discriminator, their optimisers, and one step of the paper's training."""
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, config: TrainConfig, device: torch.device,
+                 mixed_precision: bool | None = None):
+        cuda = device.type == "cuda"
+        # bf16 autocast + channels_last on CUDA (fp32 on the CPU); False gives the plain fp32 baseline.
+        self.mixed_precision = cuda if mixed_precision is None else mixed_precision and cuda
+        self.G, self.D = generator.to(device), discriminator.to(device)
+        if self.mixed_precision:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        self.G_forward = torch.compile(self.G) if config.compile and cuda else self.G
+        self.D_forward = torch.compile(self.D) if config.compile and cuda else self.D
+        self.criterion = GANLoss(config.gan_mode).to(device)
+        adam = dict(lr=config.lr, betas=(config.beta1, config.beta2), fused=True if cuda else None)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), **adam)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), **adam)
+        self.lambda_l1 = config.lambda_l1
+        self.device = device
+
+    def autocast(self):
+        if self.mixed_precision:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def backward_D(self, L: torch.Tensor, real_ab: torch.Tensor, fake_ab: torch.Tensor):
+        """D learns to call (L, real ab) real and (L, G(L)) fake; the two halves averaged."""
+        with self.autocast():
+            loss_D_fake = self.criterion(self.D_forward(L, fake_ab.detach()), False)
+            loss_D_real = self.criterion(self.D_forward(L, real_ab), True)
+            loss_D = (loss_D_fake + loss_D_real) * 0.5
+        loss_D.backward()
+        return loss_D_real.detach(), loss_D_fake.detach()
+
+    def backward_G(self, L: torch.Tensor, real_ab: torch.Tensor, fake_ab: torch.Tensor, adversarial: bool):
+        """G learns to fool D while staying near the truth: GAN + lambda * L1 (L1 alone in stage 1)."""
+        with self.autocast():
+            loss_G_L1 = F.l1_loss(fake_ab.float(), real_ab) * self.lambda_l1
+            if adversarial:
+                loss_G_GAN = self.criterion(self.D_forward(L, fake_ab), True, for_discriminator=False)
+            else:
+                loss_G_GAN = torch.zeros((), device=L.device)
+            loss_G = loss_G_GAN + loss_G_L1
+        loss_G.backward()
+        return loss_G_GAN.detach(), loss_G_L1.detach()
+
+    def optimize(self, L: torch.Tensor, real_ab: torch.Tensor, adversarial: bool = True) -> torch.Tensor:
+        """One step on a batch: L (B, 1, S, S), real ab (B, 2, S, S), both normalised.
+        Returns the losses (4,) D_real, D_fake, G_GAN, G_L1 (zeros for D in stage 1), on the device."""
+        if self.mixed_precision:
+            L = L.contiguous(memory_format=torch.channels_last)
+            real_ab = real_ab.contiguous(memory_format=torch.channels_last)
+        with self.autocast():
+            fake_ab = self.G_forward(L)  # (B, 2, S, S)
+        zero = torch.zeros((), device=L.device)
+        loss_D_real = loss_D_fake = zero
+        if adversarial:
+            set_requires_grad(self.D, True)
+            self.opt_D.zero_grad(set_to_none=True)
+            loss_D_real, loss_D_fake = self.backward_D(L, real_ab, fake_ab)
+            self.opt_D.step()
+            set_requires_grad(self.D, False)  # G's step needs no gradients for D's weights
+        self.opt_G.zero_grad(set_to_none=True)
+        loss_G_GAN, loss_G_L1 = self.backward_G(L, real_ab, fake_ab, adversarial)
+        self.opt_G.step()
+        return torch.stack([loss_D_real, loss_D_fake, loss_G_GAN, loss_G_L1])
+
+
+class EMA:
+    """An exponential moving average of the generator, with a warm-up so short runs still move."""
+
+    def __init__(self, generator: nn.Module, decay: float):
+        self.model = copy.deepcopy(generator).eval().requires_grad_(False)
+        self.decay = decay
+
+    @torch.no_grad()
+    def update(self, generator: nn.Module, step: int) -> None:
+        decay = min(self.decay, (1 + step) / (10 + step))
+        torch._foreach_lerp_(list(self.model.parameters()), list(generator.parameters()), 1 - decay)
+        torch._foreach_copy_(list(self.model.buffers()), list(generator.buffers()))  # BatchNorm statistics
+
+
+# --------------------------------------------------------------------------------------
+# Training.
+
+
+def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> TrainResult:
+    """Train (or continue training) a colorizer; see the module docstring for what it writes.
+
+    on_progress(event) receives JSON-ready dicts:
+      "step" (every log_every steps and at each epoch's last step) and "epoch" (after each
+      epoch's checkpoint): kind, stage ("l1" | "gan"), epoch and epochs (1-based, within the
+      stage), step and steps_per_epoch, global_step and total_steps, losses {D_real, D_fake,
+      G_GAN, G_L1: running means over the epoch; None for D_* and G_GAN in stage "l1";
+      G_L1 includes lambda_l1}, eta_seconds, images_per_second; "epoch" adds val {l1, psnr,
+      ab_error}, sample_grid (PNG path) and checkpoint (folder).
+      "done" / "cancelled" (last): global_step, total_steps, generator_path, val,
+      sample_grid, curves, checkpoint, data (what the photo scans kept and skipped).
+    should_stop() is polled after every step; when it returns True the run saves a
+    checkpoint (resumable mid-epoch), writes the generator so far and returns with
+    cancelled=True.
+    """
+    out_dir = Path(config.out_dir)
+    checkpoint_dir = out_dir / "checkpoints"
+    device = pick_device(config.device)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    resuming = config.resume and recover_checkpoint(checkpoint_dir)
+    if not resuming and out_dir.exists():
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        (out_dir / "log.jsonl").unlink(missing_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    notify = on_progress or (lambda event: None)
+    stop_requested = should_stop or (lambda: False)
+
+    # ---- the generator: fresh, fine-tuned from a generator file, or resumed (its file's config wins)
+    generator_config, init_state = config.generator, None
+    if resuming or config.init_generator:
+        source = checkpoint_dir / "generator.safetensors" if resuming else config.init_generator
+        init_state, generator_dict, _ = load_generator(source)
+        generator_config = GeneratorConfig.from_dict(generator_dict)
+    if config.image_size % generator_config.size_multiple:
+        raise ValueError(f"image_size {config.image_size} must be a multiple of {generator_config.size_multiple} "
+                         f"for this generator")
+    config = TrainConfig.from_dict({**config.to_dict(), "generator": generator_config.to_dict()})
+
+    # ---- data
+    train_paths, val_paths, data_summary = split_photos(config)
+    batch_size = min(config.batch_size, len(train_paths))
+    use_cache = config.cache_images
+    if use_cache is None:
+        use_cache = cuda and (cache_bytes(len(train_paths), config.image_size)
+                              < torch.cuda.get_device_properties(device).total_memory / 4)
+    photos = TrainingPhotos(train_paths, config.image_size, device, cache=use_cache, num_workers=config.num_workers)
+    val_batch = torch.stack([load_photo(p, config.image_size) for p in val_paths]).to(device)  # uint8 (V, 3, S, S)
+    augmentation = Augmentation(config.min_crop_scale, config.max_rotation)
+    steps_per_epoch = len(photos) // batch_size
+    total_epochs = config.l1_epochs + config.gan_epochs
+    total_steps = total_epochs * steps_per_epoch
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+
+    # ---- networks, optimisers, random streams
+    torch.manual_seed(config.seed)
+    generator = build_generator(generator_config, load_pretrained=init_state is None)
+    if init_state is not None:
+        generator.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in init_state.items()})
+    model = Pix2Pix(generator, build_discriminator(config.discriminator), config, device)
+    ema = EMA(model.G, config.ema_decay) if config.ema_decay > 0 else None
+    augment_rng = torch.Generator().manual_seed(config.seed)
+    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "epoch_sums": [0.0] * 4}
+    if resuming:
+        state = load_checkpoint(checkpoint_dir, model, ema, augment_rng, device)
+        trim_log(out_dir / "log.jsonl", state["global_step"])
+
+    # ---- the loop
+    log = open(out_dir / "log.jsonl", "a")
+    bar = tqdm(total=total_steps, initial=min(state["global_step"], total_steps), disable=not config.progress_bar,
+               unit="step", dynamic_ncols=True)
+    session_start, session_steps = time.perf_counter(), 0
+    cancelled = stopped = False
+    last_grid = state["history"][-1]["sample_grid"] if state["history"] else None
+    curves_path = None
+    try:
+        for epoch in range(state["epoch"], total_epochs):
+            if state["global_step"] >= total_steps:
+                break
+            stage = "l1" if epoch < config.l1_epochs else "gan"
+            epoch_start = window_start = time.perf_counter()
+            window_steps = 0
+            sums = torch.tensor(state["epoch_sums"], device=device)
+            for images in photos.batches(epoch_order(len(photos), config.seed, epoch), batch_size,
+                                         skip=state["step_in_epoch"]):
+                rgb = augment(images, augmentation, augment_rng)  # (B, 3, S, S) in [0, 1]
+                L, real_ab = rgb_to_model_pair(rgb)  # (B, 1, S, S), (B, 2, S, S)
+                sums += model.optimize(L, real_ab, adversarial=stage == "gan")
+                state["step_in_epoch"] += 1
+                state["global_step"] += 1
+                session_steps += 1
+                window_steps += 1
+                if ema is not None:
+                    ema.update(model.G, state["global_step"])
+                bar.update(1)
+                last_of_epoch = state["step_in_epoch"] == steps_per_epoch
+                if state["global_step"] % config.log_every == 0 or last_of_epoch:
+                    losses = mean_losses(sums, state["step_in_epoch"], stage)
+                    now = time.perf_counter()
+                    eta = (total_steps - state["global_step"]) * (now - session_start) / session_steps
+                    event = progress_event("step", stage, epoch, config, state, steps_per_epoch, total_steps, losses,
+                                           eta, images_per_second=window_steps * batch_size / (now - window_start))
+                    write_log(log, event)
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if v is not None}, refresh=False)
+                    notify(event)
+                    window_start, window_steps = time.perf_counter(), 0
+                if stop_requested():
+                    cancelled = True
+                    break
+                if state["global_step"] >= total_steps and not last_of_epoch:
+                    stopped = True  # max_steps, mid-epoch
+                    break
+            state["epoch_sums"] = sums.tolist()
+            if cancelled:
+                break
+            if stopped or state["step_in_epoch"] < steps_per_epoch:
+                stopped = True
+                break
+            # ---- end of epoch: validate, draw, checkpoint
+            net = ema.model if ema is not None else model.G
+            val = validate(net, val_batch, device)
+            last_grid = str(sample_grid(net, val_batch[:config.sample_count], device,
+                                        out_dir / "samples" / f"epoch_{epoch + 1:03d}.png"))
+            record = {"epoch": epoch + 1, "stage": stage, "stage_epoch": stage_epoch(epoch, config),
+                      "global_step": state["global_step"], "losses": mean_losses(sums, steps_per_epoch, stage),
+                      "val": val, "seconds": round(time.perf_counter() - epoch_start, 3), "sample_grid": last_grid}
+            state["history"].append(record)
+            state.update(epoch=epoch + 1, step_in_epoch=0, epoch_sums=[0.0] * 4)
+            save_checkpoint(checkpoint_dir, model, ema, augment_rng, state, config)
+            curves_path = str(plot_curves(out_dir / "log.jsonl", out_dir / "curves.png", config.l1_epochs
+                                          * steps_per_epoch))
+            write_log(log, {"kind": "epoch", **record})
+            eta = (total_steps - state["global_step"]) * (time.perf_counter() - session_start) / max(session_steps, 1)
+            event = progress_event("epoch", stage, epoch, config, state, steps_per_epoch, total_steps,
+                                   record["losses"], eta, steps_per_epoch * batch_size / max(record["seconds"], 1e-9))
+            notify({**event, "val": val, "sample_grid": last_grid, "checkpoint": str(checkpoint_dir)})
+    finally:
+        bar.close()
+        log.close()
+
+    # ---- the end: a checkpoint of where we are, the final generator, a last look
+    net = ema.model if ema is not None else model.G
+    if cancelled or stopped:
+        save_checkpoint(checkpoint_dir, model, ema, augment_rng, state, config)
+    val = state["history"][-1]["val"] if state["history"] else {}
+    if stopped and not cancelled:  # max_steps ended the run mid-epoch: score what we have
+        val = validate(net, val_batch, device)
+        last_grid = str(sample_grid(net, val_batch[:config.sample_count], device, out_dir / "samples" / "final.png"))
+    if curves_path is None and (out_dir / "log.jsonl").is_file():
+        curves_path = str(plot_curves(out_dir / "log.jsonl", out_dir / "curves.png",
+                                      config.l1_epochs * steps_per_epoch))
+    generator_path = out_dir / "generator.safetensors"
+    save_generator(generator_path, net.state_dict(), generator_config.to_dict(), extra={
+        "trained_by": "colorizer.train", "arch": generator_config.arch, "train_dir": str(config.train_dir),
+        "init_generator": config.init_generator, "images": len(train_paths), "image_size": config.image_size,
+        "epochs": len(state["history"]), "global_step": state["global_step"], "ema": ema is not None,
+        "val": val, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    result = TrainResult(generator_path=str(generator_path), history=state["history"], val_metrics=val,
+                         sample_grid=last_grid, curves=curves_path, checkpoint_dir=str(checkpoint_dir),
+                         cancelled=cancelled, global_step=state["global_step"])
+    notify({"kind": "cancelled" if cancelled else "done", "global_step": state["global_step"],
+            "total_steps": total_steps, "generator_path": result.generator_path, "val": val,
+            "sample_grid": last_grid, "curves": curves_path, "checkpoint": str(checkpoint_dir),
+            "data": data_summary})
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# Pieces of the loop.
+
+
+def split_photos(config: TrainConfig) -> tuple[list[Path], list[Path], dict]:
+    """(training photos, validation photos, a summary of what the scans skipped)."""
+    scan = scan_images(config.train_dir, limit=config.max_images, seed=config.seed)
+    summary = {"train": scan.to_dict()}
+    paths = list(scan.paths)
+    if config.val_dir is not None:
+        val_scan = scan_images(config.val_dir, limit=config.val_images, seed=config.seed)
+        summary["val"] = val_scan.to_dict()
+        val_paths = val_scan.paths
+    else:
+        random.Random(config.seed).shuffle(paths)
+        held_out = max(1, round(len(paths) * config.val_split)) if config.val_split > 0 and len(paths) > 1 else 0
+        val_paths, paths = sorted(paths[:held_out]), sorted(paths[held_out:])
+    if not paths:
+        raise ValueError(f"no usable colour photos in {config.train_dir}: {scan.summary()}")
+    if not val_paths:
+        val_paths = paths  # nothing held out: watch the training photos instead
+    return paths, list(val_paths)[:config.val_images], summary
+
+
+def stage_epoch(epoch: int, config: TrainConfig) -> int:
+    """1-based epoch number within its stage."""
+    return epoch + 1 if epoch < config.l1_epochs else epoch - config.l1_epochs + 1
+
+
+def mean_losses(sums: torch.Tensor, count: int, stage: str) -> dict:
+    values = (sums / max(count, 1)).tolist()
+    return {name: (None if stage == "l1" and name != "G_L1" else round(value, 6))
+            for name, value in zip(LOSS_NAMES, values)}
+
+
+def progress_event(kind: str, stage: str, epoch: int, config: TrainConfig, state: dict, steps_per_epoch: int,
+                   total_steps: int, losses: dict, eta: float, images_per_second: float) -> dict:
+    """The dict on_progress receives for "step" and "epoch" (which adds val, sample_grid, checkpoint)."""
+    return {"kind": kind, "stage": stage, "epoch": stage_epoch(epoch, config),
+            "epochs": config.l1_epochs if stage == "l1" else config.gan_epochs,
+            "step": state["step_in_epoch"] if kind == "step" else steps_per_epoch, "steps_per_epoch": steps_per_epoch,
+            "global_step": state["global_step"], "total_steps": total_steps, "losses": losses,
+            "eta_seconds": round(max(eta, 0.0), 1), "images_per_second": round(images_per_second, 1)}
+
+
+def write_log(log, record: dict) -> None:
+    log.write(json.dumps({"time": round(time.time(), 3), **record}) + "\n")
+    log.flush()
+
+
+@torch.no_grad()
+def validate(generator: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 32) -> dict:
+    """Quick scores on validation photos (uint8 (V, 3, S, S)), centred, no augmentation:
+    l1 (normalised ab, as the training loss without lambda), psnr (dB, sRGB) and ab_error
+    (mean Euclidean ab distance in Lab units)."""
+    was_training = generator.training
+    generator.eval()
+    totals = {"l1": 0.0, "psnr": 0.0, "ab_error": 0.0}
+    for start in range(0, len(images), batch_size):
+        rgb = images[start:start + batch_size].float() / 255
+        L, ab = rgb_to_model_pair(rgb)
+        with autocast_for(device):
+            fake_ab = generator(L).float()
+        totals["l1"] += F.l1_loss(fake_ab, ab, reduction="none").flatten(1).mean(1).sum().item()
+        totals["psnr"] += metrics.psnr(model_pair_to_rgb(L, fake_ab), rgb).sum().item()
+        totals["ab_error"] += (denormalize_ab(fake_ab - ab)).pow(2).sum(1).sqrt().flatten(1).mean(1).sum().item()
+    generator.train(was_training)
+    return {name: round(value / max(len(images), 1), 4) for name, value in totals.items()}
+
+
+def autocast_for(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def sample_grid(generator: nn.Module, images: torch.Tensor, device: torch.device, path: Path) -> Path:
+    """A PNG with one column per photo: grayscale input, generated colour, ground truth."""
+    was_training = generator.training
+    generator.eval()
+    rgb = images.float() / 255  # (N, 3, S, S)
+    L, _ = rgb_to_model_pair(rgb)
+    with autocast_for(device):
+        fake_ab = generator(L).float()
+    generator.train(was_training)
+    rows = [model_pair_to_rgb(L, torch.zeros_like(fake_ab)), model_pair_to_rgb(L, fake_ab), rgb]
+    rows = [F.pad(row, (0, 2, 0, 2), value=1.0) for row in rows]  # white gutters
+    grid = torch.cat([torch.cat(list(row), dim=2) for row in rows], dim=1)  # (3, 3(S+2), N(S+2))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray((grid.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()).save(path)
+    return path
+
+
+def plot_curves(log_path: Path, path: Path, gan_start: int) -> Path:
+    """The losses of every logged step, as the paper's figures 6-8."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    steps, series = [], {name: [] for name in LOSS_NAMES}
+    for line in log_path.read_text().splitlines():
+        record = json.loads(line)
+        if record.get("kind") == "step":
+            steps.append(record["global_step"])
+            for name in LOSS_NAMES:
+                value = record["losses"].get(name)
+                series[name].append(math.nan if value is None else value)
+    figure = Figure(figsize=(12, 3.6), dpi=100)
+    FigureCanvasAgg(figure)
+    panels = [("Discriminator", ("D_real", "D_fake")), ("Generator GAN", ("G_GAN",)), ("Generator L1 (x lambda)",
+                                                                                       ("G_L1",))]
+    for index, (title, names) in enumerate(panels):
+        axis = figure.add_subplot(1, 3, index + 1)
+        for name in names:
+            axis.plot(steps, series[name], label=name, linewidth=1)
+        if gan_start > 0 and steps and steps[-1] > gan_start:
+            axis.axvline(gan_start, color="gray", linestyle="--", linewidth=0.8)
+        axis.set_title(title)
+        axis.set_xlabel("step")
+        axis.legend(loc="upper right")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return path
+
+
+def trim_log(log_path: Path, global_step: int) -> None:
+    """Drop log lines written after the checkpoint a resumed run starts from."""
+    if not log_path.is_file():
+        return
+    kept = [line for line in log_path.read_text().splitlines()
+            if line.strip() and json.loads(line).get("global_step", 0) <= global_step]
+    log_path.write_text("".join(line + "\n" for line in kept))
+
+
+# --------------------------------------------------------------------------------------
+# Checkpoints: safetensors and JSON only, written to a fresh folder and swapped in.
+
+
+def save_checkpoint(directory: Path, model: Pix2Pix, ema: EMA | None, augment_rng: torch.Generator, state: dict,
+                    config: TrainConfig) -> None:
+    fresh = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir(parents=True)
+    save_generator(fresh / "generator.safetensors", model.G.state_dict(), config.generator.to_dict(), half=False)
+    if ema is not None:
+        save_generator(fresh / "generator_ema.safetensors", ema.model.state_dict(), config.generator.to_dict(),
+                       half=False)
+    save_tensors(fresh / "discriminator.safetensors", model.D.state_dict(),
+                 metadata={"config": config.discriminator.to_dict()})
+    save_state(fresh / "optimizer_G", model.opt_G.state_dict())
+    save_state(fresh / "optimizer_D", model.opt_D.state_dict())
+    rng = {"cpu": torch.get_rng_state(), "augment": augment_rng.get_state()}
+    if model.device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state(model.device)
+    save_state(fresh / "rng", rng)
+    (fresh / "state.json").write_text(json.dumps({**state, "config": config.to_dict()}, indent=1))
+    old = directory.with_name(directory.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if directory.exists():
+        directory.rename(old)
+    fresh.rename(directory)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_checkpoint(directory: Path) -> bool:
+    """Whether `directory` holds a checkpoint, after finishing a swap a crash interrupted."""
+    fresh = directory.with_name(directory.name + ".tmp")
+    if not (directory / "state.json").is_file() and (fresh / "state.json").is_file():
+        shutil.rmtree(directory, ignore_errors=True)
+        fresh.rename(directory)  # state.json is written last: the folder is complete
+    return (directory / "state.json").is_file()
+
+
+def load_checkpoint(directory: Path, model: Pix2Pix, ema: EMA | None, augment_rng: torch.Generator,
+                    device: torch.device) -> dict:
+    """Restore networks, optimizers and RNG streams; returns the loop state."""
+    state = json.loads((directory / "state.json").read_text())
+    discriminator, _ = load_tensors(directory / "discriminator.safetensors")
+    model.D.load_state_dict(discriminator)
+    if ema is not None:
+        ema_file = directory / "generator_ema.safetensors"
+        weights = load_generator(ema_file)[0] if ema_file.is_file() else model.G.state_dict()
+        ema.model.load_state_dict(weights)
+    model.opt_G.load_state_dict(load_state(directory / "optimizer_G", device))
+    model.opt_D.load_state_dict(load_state(directory / "optimizer_D", device))
+    rng = load_state(directory / "rng")
+    torch.set_rng_state(rng["cpu"])
+    augment_rng.set_state(rng["augment"])
+    if device.type == "cuda" and "cuda" in rng:
+        torch.cuda.set_rng_state(rng["cuda"], device)
+    state.pop("config", None)
+    return state
