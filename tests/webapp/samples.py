@@ -92,3 +92,15 @@ def noise_jpeg(width: int, height: int) -> bytes:
     """Incompressible: a file much larger than its pixel count suggests."""
     rng = np.random.default_rng(1)
     return encode(Image.fromarray(rng.integers(0, 256, (height, width), dtype=np.uint8), "L"), "JPEG", quality=100)
+
+
+def sepia_jpeg(width: int = 96, height: int = 64) -> bytes:
+    """A toned print: one warm hue throughout, brightness varying."""
+    gray = gray_array(width, height).astype(np.float32)
+    rgb = np.stack([gray + 14, gray + 2, gray - 16], axis=2).clip(0, 255).astype(np.uint8)
+    return encode(Image.fromarray(rgb, "RGB"), "JPEG", quality=90)
+
+
+def multipage_tiff(width: int = 64, height: int = 48, pages: int = 2) -> bytes:
+    images = [Image.fromarray(gray_array(width, height, seed), "L") for seed in range(pages)]
+    return encode(images[0], "TIFF", save_all=True, append_images=images[1:])

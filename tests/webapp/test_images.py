@@ -115,6 +115,18 @@ def test_it_accepts_a_colour_photo_with_a_note():
     assert "already has colour" in inspected.notes[0]
 
 
+def test_a_toned_print_is_accepted_with_a_note_about_its_tone():
+    assert inspect(samples.sepia_jpeg()).notes == [
+        "This photo is toned (sepia, for example). Hue colorizes it from its brightness, so the tone is replaced."
+    ]
+
+
+def test_a_multi_page_tiff_uses_its_first_page():
+    inspected = inspect(samples.multipage_tiff(pages=3))
+
+    assert inspected.notes == ["This TIFF file has 3 pages: Hue colorizes the first one."]
+
+
 def test_a_gray_photo_saved_as_rgb_gets_no_colour_note():
     assert inspect(samples.gray_stored_as_rgb_jpeg()).notes == []
 

@@ -23,7 +23,10 @@ FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP", "TIFF": 
 ACCEPTED = "JPEG, PNG, WebP, TIFF, BMP or GIF"
 THUMBNAIL_SIDE = 480  # gallery cards (2x a ~240 px card)
 PREVIEW_SIDE = 1600  # the compare slider on the detail page
-COLOUR_THRESHOLD = 12  # 0..255 chroma that the brightest 1% of pixels must exceed to call a photo "in colour"
+# Chroma (YCbCr Cb/Cr, 0..~180) thresholds that tell a colour photo from a toned or gray one. Measured on
+# scans of real black-and-white prints (spread <= 6, sepia toning moves the mean to 10..18) and colour photos.
+COLOUR_SPREAD = 8.0  # 90th percentile distance of pixels' chroma from the photo's mean chroma
+TINT_CHROMA = 6.0  # length of the mean chroma of a toned (sepia, cyanotype) print
 
 
 class UploadRejected(ValueError):
@@ -83,8 +86,10 @@ def inspect_upload(file: BinaryIO, size: int, *, max_bytes: int, max_pixels: int
     try:
         if frames > 1:
             image.seek(0)
-            kind = "animated GIF" if image.format == "GIF" else f"{FORMATS[image.format]} with {frames} pages"
-            notes.append(f"This is an {kind}: Hue colorizes its first {'frame' if image.format == 'GIF' else 'page'}.")
+            if image.format == "GIF":
+                notes.append("This is an animated GIF: Hue colorizes its first frame.")
+            else:
+                notes.append(f"This {FORMATS[image.format]} file has {frames} pages: Hue colorizes the first one.")
         image.load()
         image_format = image.format
         upright = ImageOps.exif_transpose(image)
@@ -92,9 +97,13 @@ def inspect_upload(file: BinaryIO, size: int, *, max_bytes: int, max_pixels: int
         raise UploadRejected(f"This image is too large: the limit is {describe_pixels(max_pixels)}.") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError):
         raise UploadRejected("This image is damaged or incomplete (the file may have been cut off while copying).") from None
-    if is_in_colour(upright):
+    colour = colour_kind(upright)
+    if colour == "colour":
         notes.append("This photo already has colour. Hue colorizes it from its black-and-white brightness, "
                      "so its present colours are replaced.")
+    elif colour == "tinted":
+        notes.append("This photo is toned (sepia, for example). Hue colorizes it from its brightness, "
+                     "so the tone is replaced.")
     return InspectedImage(image=upright, format=image_format, width=upright.width, height=upright.height, notes=notes)
 
 
@@ -114,13 +123,17 @@ def to_8bit(image: Image.Image) -> Image.Image:
     return image.convert("RGB")  # P, CMYK, YCbCr, LAB, HSV
 
 
-def is_in_colour(image: Image.Image) -> bool:
-    """True when the photo has visible colour (a tint counts), False for grays."""
+def colour_kind(image: Image.Image) -> str:
+    """"gray", "tinted" (one hue throughout: sepia, cyanotype) or "colour"."""
     if image.mode in ("1", "L", "LA", "La", "I", "F") or image.mode.startswith("I;"):
-        return False
-    rgb = np.asarray(fit(to_8bit(image), 256).convert("RGB"), dtype=np.int16)
-    chroma = rgb.max(axis=2) - rgb.min(axis=2)  # (h, w) 0 for grays
-    return float(np.percentile(chroma, 99)) > COLOUR_THRESHOLD
+        return "gray"
+    ycbcr = np.asarray(fit(to_8bit(image), 256).convert("RGB").convert("YCbCr"), dtype=np.float32)
+    chroma = ycbcr[..., 1:].reshape(-1, 2) - 128.0  # (pixels, 2)
+    mean = chroma.mean(axis=0)
+    spread = float(np.percentile(np.linalg.norm(chroma - mean, axis=1), 90))
+    if spread > COLOUR_SPREAD:
+        return "colour"
+    return "tinted" if float(np.linalg.norm(mean)) > TINT_CHROMA else "gray"
 
 
 def fit(image: Image.Image, max_side: int) -> Image.Image:
