@@ -206,7 +206,13 @@ CELERY_TASK_ALWAYS_EAGER = False
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 30},
+        "CONFIG": {
+            # redis-py 8 gives up on a read after 5 s by default, exactly as long as channels_redis's
+            # blocking receive (BZPOPMIN, 5 s) may take: a websocket idle for 5 s would crash.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
+            "capacity": 500,
+            "expiry": 30,
+        },
     }
 }
 

@@ -47,8 +47,14 @@ def delete_keys(url: str, prefix: str) -> None:
 
 
 def redis_channel_layers(url: str, prefix: str) -> dict:
-    return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                        "CONFIG": {"hosts": [url], "prefix": prefix, "capacity": 500, "expiry": 30}}}
+    """The production channel layer (webapp/settings.py), at `url`, every key under `prefix`."""
+    import importlib
+
+    import webapp.settings
+
+    production = importlib.reload(webapp.settings).CHANNEL_LAYERS["default"]
+    hosts = [{**host, "address": url} for host in production["CONFIG"]["hosts"]]
+    return {"default": {**production, "CONFIG": {**production["CONFIG"], "hosts": hosts, "prefix": prefix}}}
 
 
 @contextmanager

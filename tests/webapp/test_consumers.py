@@ -112,3 +112,4 @@ async def test_an_unknown_request_gets_an_error(alice):
 
     assert (await socket.receive_json_from())["type"] == "error"
     await socket.disconnect()
+

@@ -166,7 +166,7 @@ def rendition(image: Image.Image, max_side: int, quality: int = 85) -> bytes:
 def encode_png(image: Image.Image) -> bytes:
     """The lossless master of a result."""
     buffer = io.BytesIO()
-    image.save(buffer, "PNG", compress_level=6)
+    image.save(buffer, "PNG", compress_level=3)  # 2-3x faster than 6, within a few % of its size
     return buffer.getvalue()
 
 

@@ -13,6 +13,7 @@ from tests.webapp.conftest import upload
 from tests.webapp.harness import worker_in_thread
 from tests.webapp.test_consumers import session_headers
 from webapp.asgi import application
+from webapp.photos import events
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -59,3 +60,17 @@ async def test_an_upload_is_colorized_by_a_worker_and_pushed_to_its_owner_only(a
     assert thumbnail.status_code == 200
     for socket in (owner, other):
         await socket.disconnect()
+
+
+async def test_a_socket_idle_for_longer_than_a_blocking_receive_still_gets_events(alice, job, shared_redis):
+    import asyncio
+
+    socket = WebsocketCommunicator(application, "/ws/jobs/", headers=await sync_to_async(session_headers)(alice))
+    assert (await socket.connect())[0]
+    await next_event(socket)  # snapshot
+
+    await asyncio.sleep(6.5)  # channels_redis blocks 5 s per receive on Redis
+    await sync_to_async(events.job_changed)(job)
+
+    assert (await next_event(socket, timeout=10))["job"]["id"] == str(job.pk)
+    await socket.disconnect()
