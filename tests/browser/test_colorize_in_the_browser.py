@@ -42,6 +42,7 @@ def test_sign_up_upload_watch_it_finish_compare_and_download(live_app, page, tmp
     assert page.evaluate("window.stillTheSamePage") is True  # the result arrived without a reload
 
     good.get_by_role("link", name="Done: open the before and after").click()
+    page.wait_for_load_state("load")  # the slider's script has run and the photos are in
     slider = page.get_by_role("slider", name="Compare original and colorized")
     expect(slider).to_have_attribute("aria-valuenow", "50")
     box = page.locator("[data-compare]").bounding_box()

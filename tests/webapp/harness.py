@@ -199,7 +199,7 @@ def asgi_server():
     port = int(subprocess.run([sys.executable, "scripts/localredis.py", "free-port"], cwd=ROOT, check=True,
                               capture_output=True, text=True).stdout)
     server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off", ws="websockets"))
+                                           lifespan="off", ws="websockets-sansio"))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     wait_for(lambda: server.started, timeout=20, message="uvicorn to start")

@@ -161,8 +161,8 @@ def requeue_stalled(model: type[Job], *, send: Callable[[Job], None], notify: Ca
                 notify(job)
         elif release(job, "Waiting for a worker again: the previous one stopped while working on it."):
             report.requeued.append(job.pk)
+            notify(job)  # before the message goes out: a worker may report "running" at once
             send(job)
-            notify(job)
     lost = model.objects.filter(state=JobState.QUEUED, enqueued_at__lt=now - timedelta(seconds=resend_after))
     for job in lost:
         # Conditional on enqueued_at, so two reapers running at once send one message, not two.

@@ -115,7 +115,8 @@ def request_colorization(photo: Photo, *, render_size: int, seed: int | None = N
     """Queue a colorization of `photo`; its task is sent once the transaction commits."""
     job = Colorization.objects.create(photo=photo, render_size=render_size, seed=seed, requested_version=version)
     job.photo = photo
-    transaction.on_commit(lambda: (send_task(job), events.job_changed(job)))
+    # Tell the page first: once the task is sent, a worker may already report "running".
+    transaction.on_commit(lambda: (events.job_changed(job), send_task(job)))
     return job
 
 

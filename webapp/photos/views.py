@@ -16,6 +16,7 @@ from webapp.photos.images import UploadRejected
 from webapp.photos.models import Photo
 
 GALLERY_PAGE_SIZE = 24
+PRIVATE_CACHE = "private, max-age=86400"  # file names never change content; only the owner's browser may cache
 CONTENT_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
                  "TIFF": "image/tiff", "BMP": "image/bmp", "GIF": "image/gif"}
 
@@ -144,6 +145,7 @@ def delete(request, photo_id):
 
 
 def stream(file: FieldFile, content_type: str, download_name: str | None = None) -> FileResponse:
+    """A stored file, read through the storage API in chunks (originals and full-resolution results)."""
     if not file:
         raise Http404("No such file.")
     try:
@@ -152,7 +154,21 @@ def stream(file: FieldFile, content_type: str, download_name: str | None = None)
         raise Http404("No such file.") from None
     response = FileResponse(handle, content_type=content_type, as_attachment=download_name is not None,
                             filename=download_name or "")
-    response["Cache-Control"] = "private, max-age=86400"  # names never change content; only the owner may cache
+    response["Cache-Control"] = PRIVATE_CACHE
+    return response
+
+
+def small_image(file: FieldFile) -> HttpResponse:
+    """A thumbnail or preview JPEG (tens of kB), read in one go."""
+    if not file:
+        raise Http404("No such file.")
+    try:
+        with file.storage.open(file.name, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise Http404("No such file.") from None
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = PRIVATE_CACHE
     return response
 
 
@@ -166,25 +182,25 @@ def original(request, photo_id):
 @login_required
 @require_GET
 def thumbnail(request, photo_id):
-    return stream(services.get_photo_for(request.user, photo_id).thumbnail, "image/jpeg")
+    return small_image(services.get_photo_for(request.user, photo_id).thumbnail)
 
 
 @login_required
 @require_GET
 def preview(request, photo_id):
-    return stream(services.get_photo_for(request.user, photo_id).preview, "image/jpeg")
+    return small_image(services.get_photo_for(request.user, photo_id).preview)
 
 
 @login_required
 @require_GET
 def result_thumbnail(request, colorization_id):
-    return stream(services.get_colorization_for(request.user, colorization_id).result_thumbnail, "image/jpeg")
+    return small_image(services.get_colorization_for(request.user, colorization_id).result_thumbnail)
 
 
 @login_required
 @require_GET
 def result_preview(request, colorization_id):
-    return stream(services.get_colorization_for(request.user, colorization_id).result_preview, "image/jpeg")
+    return small_image(services.get_colorization_for(request.user, colorization_id).result_preview)
 
 
 @login_required
@@ -203,5 +219,5 @@ def download(request, colorization_id, format):
         raise Http404("No such file.") from None
     response = HttpResponse(jpeg, content_type="image/jpeg")
     response["Content-Disposition"] = content_disposition_header(True, f"{name}.jpg")
-    response["Cache-Control"] = "private, max-age=86400"
+    response["Cache-Control"] = PRIVATE_CACHE
     return response
