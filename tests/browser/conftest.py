@@ -5,6 +5,7 @@ import pytest
 from tests.webapp.conftest import (  # noqa: F401  (fixtures)
     fast_password_hashing,
     fresh_model_cache,
+    sent_tasks,
     single_threaded_torch,
     tiny_model,
 )

@@ -78,14 +78,24 @@ def job(photo):
 
 
 @pytest.fixture(autouse=True)
-def sent_tasks(request, monkeypatch):
-    """Unit tests never publish to a real broker: the task messages they send are recorded here."""
-    if request.node.get_closest_marker("integration"):
-        return None
+def sent_tasks(monkeypatch):
+    """Colorization messages are recorded here, never published to the shared broker.
+
+    Only inside harness.celery_broker() (a test's own queue prefix or private Redis) do
+    they go out for real.
+    """
+    from tests.webapp.harness import publishing_to_a_test_broker
     from worker.tasks import colorize_photo
 
     sent = []
-    monkeypatch.setattr(colorize_photo, "apply_async", lambda args=None, **options: sent.append(args[0]))
+    publish = colorize_photo.apply_async
+
+    def record_or_publish(args=None, **options):
+        if publishing_to_a_test_broker():
+            return publish(args=args, **options)
+        sent.append(args[0])
+
+    monkeypatch.setattr(colorize_photo, "apply_async", record_or_publish)
     return sent
 
 

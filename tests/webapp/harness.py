@@ -57,6 +57,14 @@ def redis_channel_layers(url: str, prefix: str) -> dict:
     return {"default": {**production, "CONFIG": {**production["CONFIG"], "hosts": hosts, "prefix": prefix}}}
 
 
+_brokers_in_use = []  # URLs of the brokers that celery_broker() has pointed this process at
+
+
+def publishing_to_a_test_broker() -> bool:
+    """True inside celery_broker(): task messages may go out. Elsewhere tests only record them."""
+    return bool(_brokers_in_use)
+
+
 @contextmanager
 def celery_broker(url: str, keyprefix: str = ""):
     """Point the Celery app of this process at `url` (every key under `keyprefix`), then back."""
@@ -74,9 +82,11 @@ def celery_broker(url: str, keyprefix: str = ""):
     reset_pools()
     app.conf.broker_url = url
     app.conf.broker_transport_options = {**saved_options, "global_keyprefix": keyprefix} if keyprefix else saved_options
+    _brokers_in_use.append(url)
     try:
         yield app
     finally:
+        _brokers_in_use.remove(url)
         reset_pools()
         app.conf.broker_url = saved_url
         app.conf.broker_transport_options = saved_options
