@@ -61,3 +61,13 @@ def test_sign_up_upload_watch_it_finish_compare_and_download(live_app, page, tmp
     assert download.value.suggested_filename == "harbour 1931-colorized.png"
     with Image.open(download.value.path()) as result:
         assert (result.format, result.mode, result.size) == ("PNG", "RGB", (320, 240))
+
+    page.get_by_label("New variation").check()
+    page.get_by_role("button", name="Colorize again").click()
+    page.wait_for_load_state("load")
+    page.evaluate("window.stillTheSamePage = true")
+    expect(page.locator("#detail")).to_have_attribute("data-state", "done", timeout=90_000)
+    expect(page.locator("[data-compare]")).to_be_visible()
+    expect(page.get_by_role("link", name="Download JPEG")).to_have_attribute("href", re.compile(r"download\.jpg$"))
+    expect(page.locator(".facts dd", has_text=re.compile(r"^Seed \d+$"))).to_be_visible()
+    assert page.evaluate("window.stillTheSamePage") is True

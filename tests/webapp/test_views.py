@@ -335,3 +335,17 @@ def test_every_form_requires_a_csrf_token(alice, photo):
     for url, data in posts.items():
         assert strict.post(url, data).status_code == 403, url
     assert Photo.objects.count() == 1 and Colorization.objects.count() == 1
+
+
+def test_staff_browse_photos_and_jobs_in_the_admin_without_file_links(client, done_job):
+    from django.contrib.auth.models import User
+
+    admin = User.objects.create_superuser("root", password="correct-horse-battery")
+    client.force_login(admin)
+
+    pages = ["/admin/photos/photo/", f"/admin/photos/photo/{done_job.photo.pk}/change/",
+             "/admin/photos/colorization/", f"/admin/photos/colorization/{done_job.pk}/change/"]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert b"/media-not-served/" not in response.content, url
