@@ -113,3 +113,19 @@ async def test_an_unknown_request_gets_an_error(alice):
     assert (await socket.receive_json_from())["type"] == "error"
     await socket.disconnect()
 
+
+
+async def test_staff_sockets_hear_staff_events_and_others_do_not(alice, staff):
+    from webapp.core import broadcast
+
+    staff_socket, _ = await connect(staff)
+    user_socket, _ = await connect(alice)
+    await staff_socket.receive_json_from()
+    await user_socket.receive_json_from()
+
+    await broadcast.send_async(broadcast.staff_group(), "finetune.progress", {"epoch": 3})
+
+    assert await staff_socket.receive_json_from() == {"type": "finetune.progress", "epoch": 3}
+    assert await user_socket.receive_nothing(timeout=0.3)
+    await staff_socket.disconnect()
+    await user_socket.disconnect()

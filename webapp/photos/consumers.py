@@ -1,4 +1,5 @@
-"""/ws/jobs/: one socket per signed-in page, pushing the state of the user's colorization jobs.
+"""/ws/jobs/: one socket per signed-in page, pushing the state of the user's colorization jobs
+(and, to staff, every event sent to broadcast.staff_group()).
 
 On connect it sends a snapshot of the user's unfinished jobs, so a page that reconnects
 after a drop (or a restart) catches up; a page can also ask about the jobs it shows with
@@ -20,7 +21,7 @@ MAX_SYNC_IDS = 200
 
 
 class JobsConsumer(AsyncJsonWebsocketConsumer):
-    group = None
+    groups_joined: tuple[str, ...] = ()
 
     async def connect(self):
         user = self.scope.get("user")
@@ -28,14 +29,16 @@ class JobsConsumer(AsyncJsonWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
         self.user = user
-        self.group = broadcast.user_group(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        # Staff sockets also hear staff-wide events (broadcast.staff_group(): admin work such as fine-tuning).
+        self.groups_joined = (broadcast.user_group(user.pk),) + ((broadcast.staff_group(),) if user.is_staff else ())
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self.send_json({"type": "jobs.snapshot", "jobs": await self.snapshot()})
 
     async def disconnect(self, code):
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict) or content.get("type") != "jobs.sync":
