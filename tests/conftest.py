@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 SESSION_MEDIA = Path(tempfile.mkdtemp(prefix="hue-test-media-"))
+SESSION_DB_DIR = Path(tempfile.mkdtemp(prefix="hue-test-db-"))
 
 
 def pytest_configure(config):
@@ -20,10 +21,16 @@ def pytest_configure(config):
     }
     # Tests register their own tiny models; the shipped weights are tested explicitly.
     settings.COLORIZER_DEFAULT_WEIGHTS = SESSION_MEDIA / "no-shipped-model.safetensors"
+    # A SQLite test database in a file, not in memory: the integration tests' worker
+    # subprocesses and server threads must see the same database as the test.
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(SESSION_DB_DIR / "test.sqlite3")
 
 
 def pytest_unconfigure(config):
     shutil.rmtree(SESSION_MEDIA, ignore_errors=True)
+    shutil.rmtree(SESSION_DB_DIR, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

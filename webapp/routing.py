@@ -1,3 +1,7 @@
 """Websocket URL routes of every app."""
 
-websocket_urlpatterns = []
+from webapp.photos.routing import websocket_urlpatterns as photos_websockets
+
+websocket_urlpatterns = [
+    *photos_websockets,
+]

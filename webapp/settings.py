@@ -34,6 +34,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -66,6 +71,8 @@ INSTALLED_APPS = [
     "channels",
     "webapp.core",
     "webapp.registry",
+    "webapp.accounts",
+    "webapp.photos",
 ]
 
 MIDDLEWARE = [
@@ -103,8 +110,10 @@ TEMPLATES = [
 DATABASE_URL = required_in_production("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web and worker processes write concurrently; wait for the lock instead of failing.
+    # Web and worker processes write concurrently; wait for the lock instead of failing, and
+    # take the write lock when a transaction begins (a read lock cannot be upgraded while waiting).
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -197,7 +206,13 @@ CELERY_TASK_ALWAYS_EAGER = False
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "capacity": 500, "expiry": 30},
+        "CONFIG": {
+            # redis-py 8 gives up on a read after 5 s by default, exactly as long as channels_redis's
+            # blocking receive (BZPOPMIN, 5 s) may take: a websocket idle for 5 s would crash.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
+            "capacity": 500,
+            "expiry": 30,
+        },
     }
 }
 
@@ -208,6 +223,25 @@ CACHES = {
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
+
+JOB_REAPER_INTERVAL = env_float("JOB_REAPER_INTERVAL", 30)  # seconds between runs of the stalled-job reaper
+CELERY_BEAT_SCHEDULE = {
+    # Requeue colorization jobs whose worker died or whose message Redis lost.
+    "requeue-stalled-jobs": {
+        "task": "worker.tasks.requeue_stalled_jobs",
+        "schedule": JOB_REAPER_INTERVAL,
+        "options": {"expires": JOB_REAPER_INTERVAL},  # never pile up while no worker consumes them
+    },
+}
+
+# --- Uploads and colorization jobs ------------------------------------------------------
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 25 * 1024 * 1024)  # per file
+UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 50_000_000)  # checked from the header, before decoding
+COLORIZE_RENDER_SIZES = [int(size) for size in env_list("COLORIZE_RENDER_SIZES", "256,512")]  # the first is the default
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)  # a job that fails this many times ends failed
+JOB_HEARTBEAT_INTERVAL = env_float("JOB_HEARTBEAT_INTERVAL", 10)  # a running job proves its worker alive this often (s)
+JOB_STALLED_AFTER = env_float("JOB_STALLED_AFTER", 60)  # a running job without a heartbeat this long is requeued (s)
+JOB_RESEND_QUEUED_AFTER = env_float("JOB_RESEND_QUEUED_AFTER", 300)  # a queued job's message is re-sent after (s)
 
 # --- Colorizer ---------------------------------------------------------------------
 COLORIZER_DEVICE = os.environ.get("COLORIZER_DEVICE", "auto")  # auto | cpu | cuda

@@ -3,5 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("webapp.accounts.urls")),
+    path("", include("webapp.photos.urls")),
     path("", include("webapp.core.urls")),
 ]

@@ -1,1 +1,33 @@
-"""Celery tasks. Each one is thin: it takes a primary key and calls one service function."""
+"""Celery tasks. Each one is thin: it takes a primary key and calls one service function.
+
+Job state lives in the database (webapp.core.jobs): a task message is only a nudge, so
+redelivering, duplicating or losing one never double-runs or loses a job.
+"""
+
+from worker.celery import app
+
+
+@app.task(
+    acks_late=True,  # acknowledged once it has finished...
+    reject_on_worker_lost=True,  # ...and redelivered when the worker process dies mid-job
+    # The service ends a job as failed on a permanent error; what escapes it is transient by
+    # construction (TransientJobError, or the database being down before the claim).
+    autoretry_for=(Exception,),
+    retry_backoff=5,  # 5 s, 10 s, 20 s, ... after a transient error
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=None,  # the job's attempts (JOB_MAX_ATTEMPTS) bound the retries, not Celery
+)
+def colorize_photo(colorization_id: str) -> None:
+    from webapp.photos.services import run_colorization
+
+    run_colorization(colorization_id)
+
+
+@app.task(ignore_result=True)
+def requeue_stalled_jobs() -> dict:
+    """Periodic (Celery beat): requeue jobs whose worker died or whose message Redis lost."""
+    from webapp.photos.services import requeue_stalled_jobs as requeue
+
+    report = requeue()
+    return {"requeued": len(report.requeued), "resent": len(report.resent), "failed": len(report.failed)}

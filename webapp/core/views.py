@@ -1,5 +1,5 @@
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -7,6 +7,9 @@ from webapp.core import health
 
 
 def home(request):
+    """Signed-in people land on their gallery (or the upload page before their first photo)."""
+    if request.user.is_authenticated:
+        return redirect("photos:gallery" if request.user.photos.exists() else "photos:upload")
     return render(request, "core/home.html")
 
 

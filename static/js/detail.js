@@ -1,0 +1,29 @@
+// The photo page: when the shown result finishes, reveal the compare slider and downloads in place.
+(function () {
+  "use strict";
+  var detail = document.getElementById("detail");
+  var payload = document.getElementById("selected-job");
+  var selected = payload ? JSON.parse(payload.textContent) : null;
+  if (!detail || !selected) return;
+
+  window.HueLive.on(function (event) {
+    if (event.type === "photo.deleted" && event.photo_id === selected.photo_id) {
+      window.location.assign("/photos/");
+      return;
+    }
+    if (event.type !== "job.update" || event.job.id !== selected.id) return;
+    var job = event.job;
+    detail.querySelectorAll("[data-job-message]").forEach(function (node) {
+      node.textContent = job.state === "running" ? "Colorizing…" : (job.message || (job.state === "queued" ? "Waiting for a worker…" : ""));
+    });
+    if (job.model) detail.querySelectorAll("[data-job-model]").forEach(function (node) { node.textContent = job.model; });
+    if (job.state !== "done") return;
+    var compare = detail.querySelector("[data-compare]");
+    compare.querySelector("[data-job-preview]").src = job.preview_url;
+    compare.hidden = false;
+    detail.querySelector("[data-pending]").hidden = true;
+    detail.querySelector("[data-download-png]").href = job.download_png_url;
+    detail.querySelector("[data-download-jpg]").href = job.download_jpg_url;
+    detail.querySelector("[data-downloads]").hidden = false;
+  });
+})();

@@ -1,0 +1,99 @@
+// Live job status over the websocket /ws/jobs/, shared by the upload, gallery and detail pages.
+//
+// HueLive.on(fn) receives every event ({type: "job.update", job}, {type: "photo.deleted", ...});
+// HueLive.watch(id) marks a job the page waits for, so a reconnect asks for its state.
+// Elements with data-job="<id>" get their data-state and [data-job-state-label] kept current.
+// The socket reconnects with exponential backoff (1 s doubling to 30 s, with jitter).
+(function () {
+  "use strict";
+  var FINISHED = { done: true, failed: true };
+  var listeners = [];
+  var waiting = {};
+  var retryDelay = 1000;
+  var socket = null;
+
+  function statusLine(text) {
+    var line = document.getElementById("live-status");
+    if (!line) return;
+    line.textContent = text || "";
+    line.hidden = !text;
+  }
+
+  // The elements inside `node` that belong to it, not to a job nested deeper (the detail page's result list).
+  function own(node, selector) {
+    return Array.prototype.filter.call(node.querySelectorAll(selector), function (child) {
+      return child.closest("[data-job]") === node;
+    });
+  }
+
+  function apply(job) {
+    var nodes = document.querySelectorAll('[data-job="' + job.id + '"]');
+    nodes.forEach(function (node) {
+      // A finished job never changes again: a late, older event must not undo it.
+      if (FINISHED[node.dataset.state] && !FINISHED[job.state]) return;
+      node.dataset.state = job.state;
+      own(node, "[data-job-state-label]").forEach(function (label) { label.textContent = job.state_label; });
+      own(node, "[data-job-waiting]").forEach(function (label) {
+        label.textContent = job.state === "failed" ? "Failed" : "Colorizing…";
+      });
+      if (job.thumbnail_url) {
+        own(node, "img[data-job-thumbnail]").forEach(function (img) {
+          img.src = job.thumbnail_url;
+          img.hidden = false;
+        });
+        own(node, "[data-job-waiting]").forEach(function (label) { label.remove(); });
+      }
+    });
+  }
+
+  function emit(event) {
+    if (event.type === "job.update") {
+      if (FINISHED[event.job.state]) delete waiting[event.job.id];
+      apply(event.job);
+    }
+    if (event.type === "photo.deleted") {
+      document.querySelectorAll('[data-photo="' + event.photo_id + '"]').forEach(function (node) { node.remove(); });
+    }
+    listeners.forEach(function (listener) { listener(event); });
+  }
+
+  function connect() {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + window.location.host + "/ws/jobs/");
+    socket.addEventListener("open", function () {
+      retryDelay = 1000;
+      statusLine("");
+      var ids = Object.keys(waiting);
+      if (ids.length) socket.send(JSON.stringify({ type: "jobs.sync", ids: ids }));
+    });
+    socket.addEventListener("message", function (message) {
+      var event = JSON.parse(message.data);
+      if (event.type === "jobs.snapshot") {
+        event.jobs.forEach(function (job) { emit({ type: "job.update", job: job }); });
+      } else {
+        emit(event);
+      }
+    });
+    socket.addEventListener("close", function () {
+      socket = null;
+      var delay = retryDelay * (1 + Math.random() / 2);
+      retryDelay = Math.min(retryDelay * 2, 30000);
+      if (Object.keys(waiting).length) statusLine("Live updates paused: reconnecting…");
+      window.setTimeout(connect, delay);
+    });
+  }
+
+  window.HueLive = {
+    on: function (listener) { listeners.push(listener); },
+    watch: function (id) {
+      waiting[id] = true;
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "jobs.sync", ids: [id] }));
+    },
+    isConnected: function () { return !!socket && socket.readyState === WebSocket.OPEN; },
+  };
+
+  document.querySelectorAll("[data-job]").forEach(function (node) {
+    if (!FINISHED[node.dataset.state]) waiting[node.dataset.job] = true;
+  });
+  connect();
+})();

@@ -1,0 +1,173 @@
+// The upload page: drag and drop or pick many files; one request per file (three at a time),
+// each with its own progress bar, and its own error beside its name while the rest go on.
+(function () {
+  "use strict";
+  var PARALLEL_UPLOADS = 3;
+  var form = document.getElementById("upload-form");
+  var input = document.getElementById("upload-input");
+  var dropzone = document.getElementById("dropzone");
+  var list = document.getElementById("upload-list");
+  var template = document.getElementById("upload-row");
+  var csrfToken = form.querySelector("[name=csrfmiddlewaretoken]").value;
+  var maxBytes = Number(form.dataset.maxBytes);
+  var queue = [];
+  var active = 0;
+  var rowsByJob = {};
+
+  function describeBytes(size) {
+    if (size >= 1024 * 1024) return (size / (1024 * 1024)).toFixed(1).replace(/\.0$/, "") + " MB";
+    if (size >= 1024) return Math.round(size / 1024) + " KB";
+    return size + " bytes";
+  }
+
+  function setStatus(row, state, text) {
+    row.dataset.state = state;
+    row.querySelector(".upload-status").textContent = text;
+  }
+
+  function fail(row, message) {
+    setStatus(row, "rejected", message);
+    row.querySelector(".upload-status").setAttribute("role", "alert");
+    row.querySelector(".upload-progress").hidden = true;
+  }
+
+  function addRow(file) {
+    var row = template.content.firstElementChild.cloneNode(true);
+    row.querySelector(".upload-name").textContent = file.name;
+    row.querySelector(".upload-size").textContent = describeBytes(file.size);
+    var preview = row.querySelector(".upload-thumb img");
+    if (/^image\/(jpeg|png|webp|gif|bmp)$/.test(file.type) && file.size <= maxBytes) {
+      preview.src = URL.createObjectURL(file);
+      preview.onload = function () { preview.hidden = false; URL.revokeObjectURL(preview.src); };
+    }
+    list.prepend(row);
+    return row;
+  }
+
+  function addFiles(files) {
+    Array.prototype.forEach.call(files, function (file) {
+      var row = addRow(file);
+      if (file.size > maxBytes) {
+        fail(row, "This file is " + describeBytes(file.size) + "; the limit is " + form.dataset.maxBytesLabel + " per photo.");
+        return;
+      }
+      setStatus(row, "waiting", "Waiting to upload…");
+      queue.push({ file: file, row: row });
+    });
+    pump();
+  }
+
+  function pump() {
+    while (active < PARALLEL_UPLOADS && queue.length) {
+      active += 1;
+      send(queue.shift(), function () { active -= 1; pump(); });
+    }
+  }
+
+  function send(item, done) {
+    var row = item.row;
+    var progress = row.querySelector(".upload-progress");
+    var request = new XMLHttpRequest();
+    request.open("POST", form.action);
+    request.setRequestHeader("Accept", "application/json");
+    request.setRequestHeader("X-CSRFToken", csrfToken);
+    setStatus(row, "uploading", "Uploading…");
+    request.upload.addEventListener("progress", function (event) {
+      if (!event.lengthComputable) return;
+      var percent = Math.round((100 * event.loaded) / event.total);
+      progress.value = percent;
+      setStatus(row, "uploading", "Uploading " + percent + "%");
+    });
+    request.addEventListener("load", function () {
+      var body = null;
+      try { body = JSON.parse(request.responseText); } catch (error) { body = null; }
+      if (request.status === 201 && body) {
+        accepted(row, body);
+      } else if (body && body.error) {
+        fail(row, body.error);
+      } else if (request.responseURL && request.responseURL.indexOf("/accounts/login/") !== -1) {
+        fail(row, "Your session has ended. Log in again, then upload this photo.");
+      } else {
+        fail(row, "The upload failed (HTTP " + request.status + "). Please try again.");
+      }
+      done();
+    });
+    request.addEventListener("error", function () {
+      fail(row, "The upload was interrupted. Check your connection and try again.");
+      done();
+    });
+    var data = new FormData();
+    data.append("files", item.file);
+    request.send(data);
+  }
+
+  function accepted(row, body) {
+    var job = body.job;
+    row.querySelector(".upload-progress").hidden = true;
+    row.dataset.uploadJob = job.id;  // not data-job: this script, not live.js, keeps the row current
+    rowsByJob[job.id] = row;
+    var notes = row.querySelector(".upload-notes");
+    body.photo.notes.forEach(function (note) {
+      var item = document.createElement("li");
+      item.textContent = note;
+      notes.appendChild(item);
+    });
+    var img = row.querySelector(".upload-thumb img");
+    img.src = job.original_thumbnail_url;
+    img.hidden = false;
+    show(job);
+    window.HueLive.watch(job.id);
+  }
+
+  function show(job) {
+    var row = rowsByJob[job.id];
+    if (!row || row.dataset.state === "done" || row.dataset.state === "failed") return;
+    var status = row.querySelector(".upload-status");
+    status.textContent = "";
+    if (job.state === "done") {
+      row.dataset.state = "done";
+      var img = row.querySelector(".upload-thumb img");
+      img.src = job.thumbnail_url;
+      img.alt = "Colorized " + job.name;
+      var link = document.createElement("a");
+      link.href = job.result_url;
+      link.textContent = "Done: open the before and after";
+      status.appendChild(link);
+    } else if (job.state === "failed") {
+      row.dataset.state = "failed";
+      status.setAttribute("role", "alert");
+      status.textContent = job.message || "Colorization failed.";
+    } else {
+      row.dataset.state = job.state;
+      status.textContent = job.state === "running" ? "Colorizing…" : (job.message || "Uploaded. Waiting for a worker…");
+    }
+  }
+
+  window.HueLive.on(function (event) {
+    if (event.type === "job.update") show(event.job);
+  });
+
+  input.addEventListener("change", function () {
+    addFiles(input.files);
+    input.value = "";
+  });
+  ["dragenter", "dragover"].forEach(function (name) {
+    dropzone.addEventListener(name, function (event) {
+      event.preventDefault();
+      dropzone.classList.add("dropzone-active");
+    });
+  });
+  ["dragleave", "drop"].forEach(function (name) {
+    dropzone.addEventListener(name, function (event) {
+      event.preventDefault();
+      dropzone.classList.remove("dropzone-active");
+    });
+  });
+  dropzone.addEventListener("drop", function (event) {
+    if (event.dataTransfer && event.dataTransfer.files.length) addFiles(event.dataTransfer.files);
+  });
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    addFiles(input.files);
+  });
+})();

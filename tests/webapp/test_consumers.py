@@ -1,0 +1,131 @@
+"""/ws/jobs/: the owner hears about their jobs; another user and anonymous visitors hear nothing."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from webapp.asgi import application
+from webapp.photos import events
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+def session_headers(user=None, origin: bytes = b"http://testserver") -> list[tuple[bytes, bytes]]:
+    headers = [(b"origin", origin), (b"host", b"testserver")]
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    return headers
+
+
+async def connect(user=None, **kwargs) -> tuple[WebsocketCommunicator, bool]:
+    headers = await sync_to_async(session_headers)(user, **kwargs)
+    communicator = WebsocketCommunicator(application, "/ws/jobs/", headers=headers)
+    connected, _ = await communicator.connect()
+    return communicator, connected
+
+
+async def test_the_owner_gets_a_snapshot_of_unfinished_jobs_on_connect(alice, job):
+    socket, connected = await connect(alice)
+
+    snapshot = await socket.receive_json_from()
+
+    assert connected
+    assert snapshot["type"] == "jobs.snapshot"
+    assert [item["id"] for item in snapshot["jobs"]] == [str(job.pk)]
+    assert snapshot["jobs"][0]["state"] == "queued"
+    await socket.disconnect()
+
+
+async def test_the_owner_receives_state_changes_as_they_happen(alice, job):
+    socket, _ = await connect(alice)
+    await socket.receive_json_from()  # snapshot
+
+    job.state, job.message = "running", ""
+    await sync_to_async(events.job_changed)(job)
+
+    event = await socket.receive_json_from()
+    assert event["type"] == "job.update"
+    assert (event["job"]["id"], event["job"]["state"]) == (str(job.pk), "running")
+    await socket.disconnect()
+
+
+async def test_another_user_receives_nothing(alice, stranger, job):
+    owner, _ = await connect(alice)
+    other, connected = await connect(stranger)
+    await owner.receive_json_from()
+
+    assert connected
+    assert (await other.receive_json_from()) == {"type": "jobs.snapshot", "jobs": []}
+    await sync_to_async(events.job_changed)(job)
+
+    assert (await owner.receive_json_from())["type"] == "job.update"
+    assert await other.receive_nothing(timeout=0.3)
+    await owner.disconnect()
+    await other.disconnect()
+
+
+async def test_asking_about_another_users_job_is_the_same_as_asking_about_none(alice, stranger, job):
+    other, _ = await connect(stranger)
+    await other.receive_json_from()
+
+    await other.send_json_to({"type": "jobs.sync", "ids": [str(job.pk), "not-a-uuid"]})
+
+    assert await other.receive_json_from() == {"type": "job.missing", "id": str(job.pk)}
+    assert await other.receive_json_from() == {"type": "job.missing", "id": "not-a-uuid"}
+    assert await other.receive_nothing(timeout=0.2)
+    await other.disconnect()
+
+
+async def test_the_owner_can_ask_for_the_state_of_a_finished_job(alice, job):
+    socket, _ = await connect(alice)
+    await socket.receive_json_from()
+
+    await socket.send_json_to({"type": "jobs.sync", "ids": [str(job.pk)]})
+
+    event = await socket.receive_json_from()
+    assert event["type"] == "job.update" and event["job"]["id"] == str(job.pk)
+    await socket.disconnect()
+
+
+async def test_an_anonymous_socket_is_refused(job):
+    socket, connected = await connect(None)
+
+    assert not connected
+    await socket.disconnect()
+
+
+async def test_a_socket_from_another_site_is_refused(alice):
+    socket, connected = await connect(alice, origin=b"https://evil.example")
+
+    assert not connected
+    await socket.disconnect()
+
+
+async def test_an_unknown_request_gets_an_error(alice):
+    socket, _ = await connect(alice)
+    await socket.receive_json_from()
+
+    await socket.send_json_to({"type": "photos.everyone"})
+
+    assert (await socket.receive_json_from())["type"] == "error"
+    await socket.disconnect()
+
+
+
+async def test_staff_sockets_hear_staff_events_and_others_do_not(alice, staff):
+    from webapp.core import broadcast
+
+    staff_socket, _ = await connect(staff)
+    user_socket, _ = await connect(alice)
+    await staff_socket.receive_json_from()
+    await user_socket.receive_json_from()
+
+    await broadcast.send_async(broadcast.staff_group(), "finetune.progress", {"epoch": 3})
+
+    assert await staff_socket.receive_json_from() == {"type": "finetune.progress", "epoch": 3}
+    assert await user_socket.receive_nothing(timeout=0.3)
+    await staff_socket.disconnect()
+    await user_socket.disconnect()

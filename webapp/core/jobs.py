@@ -1,0 +1,175 @@
+"""Background jobs whose state lives in the database, not in the broker.
+
+A job row moves queued -> running -> done | failed. A Celery task carries only the
+row's primary key and *claims* the job with a conditional UPDATE (queued -> running,
+with a fresh claim token), so a second delivery of the same message does nothing.
+While it runs, a heartbeat thread stamps the row; every later write is conditional on
+the claim token, so a worker that was presumed dead cannot overwrite a newer attempt.
+
+The reaper (`requeue_stalled`) is what makes the broker's losses harmless:
+- a running job whose heartbeat stopped (its worker died) goes back to queued, or ends
+  failed once it has used its attempts;
+- a queued job whose message is older than a deadline (Redis restarted or was emptied)
+  gets its message sent again. Duplicates are harmless: only one of them can claim.
+
+Any model that subclasses `Job` gets this (colorizations today, fine-tuning runs later).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Callable
+
+from django.db import close_old_connections, connection, models
+from django.db.models import F
+from django.utils import timezone
+
+log = logging.getLogger(__name__)
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+UNFINISHED = (JobState.QUEUED, JobState.RUNNING)
+
+
+class Job(models.Model):
+    """The state of one background job (abstract: subclasses add what the job is about)."""
+
+    state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.QUEUED, db_index=True)
+    message = models.CharField(max_length=500, blank=True, help_text="What a person should know about the state.")
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker has claimed the job.")
+    claim_token = models.CharField(max_length=32, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    enqueued_at = models.DateTimeField(default=timezone.now, help_text="When its task message was last sent.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (JobState.DONE, JobState.FAILED)
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+def claim(model: type[Job], pk) -> Job | None:
+    """Take a queued job for this worker; None when it is not queued (done, running elsewhere, deleted)."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    claimed = model.objects.filter(pk=pk, state=JobState.QUEUED).update(
+        state=JobState.RUNNING, claim_token=token, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now,
+        finished_at=None, message="",
+    )
+    if not claimed:
+        return None
+    return model.objects.get(pk=pk)
+
+
+def _owned(job: Job):
+    return type(job).objects.filter(pk=job.pk, state=JobState.RUNNING, claim_token=job.claim_token)
+
+
+def finish(job: Job, state: str, message: str = "", **fields) -> bool:
+    """Record the outcome of a claimed job. False when the claim was lost (requeued or deleted meanwhile)."""
+    assert state in (JobState.DONE, JobState.FAILED)
+    now = timezone.now()
+    if not _owned(job).update(state=state, message=message[:500], finished_at=now, **fields):
+        return False
+    job.state, job.message, job.finished_at = state, message[:500], now
+    for name, value in fields.items():
+        setattr(job, name, value)
+    return True
+
+
+def release(job: Job, message: str) -> bool:
+    """Put a claimed job back in the queue (after a transient error); the caller sends a new message."""
+    now = timezone.now()
+    if not _owned(job).update(state=JobState.QUEUED, claim_token="", enqueued_at=now, message=message[:500]):
+        return False
+    job.state, job.claim_token, job.enqueued_at, job.message = JobState.QUEUED, "", now, message[:500]
+    return True
+
+
+class Heartbeat:
+    """Stamp a claimed job every `interval` seconds from a thread, while the block runs.
+
+        with Heartbeat(job, interval=10):
+            slow_work()
+    """
+
+    def __init__(self, job: Job, interval: float):
+        self.job = job
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job.pk}", daemon=True)
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    if not _owned(self.job).update(heartbeat_at=timezone.now()):
+                        return  # the claim was lost: nothing left to keep alive
+                except Exception:  # a database hiccup must not kill the job; the next beat may succeed
+                    log.warning("heartbeat of %s %s failed", type(self.job).__name__, self.job.pk, exc_info=True)
+                    close_old_connections()
+        finally:
+            connection.close()  # this thread's own connection
+
+
+@dataclass
+class ReaperReport:
+    requeued: list = field(default_factory=list)  # running jobs whose worker died, queued again
+    resent: list = field(default_factory=list)  # queued jobs whose message was sent again
+    failed: list = field(default_factory=list)  # jobs that used up their attempts
+
+
+def requeue_stalled(model: type[Job], *, send: Callable[[Job], None], notify: Callable[[Job], None],
+                    stalled_after: float, resend_after: float, max_attempts: int,
+                    stalled_message: Callable[[Job], str]) -> ReaperReport:
+    """Rescue the jobs the broker or a worker lost. `send` sends a job's task message; `notify` tells people."""
+    now = timezone.now()
+    report = ReaperReport()
+    stalled = model.objects.filter(state=JobState.RUNNING, heartbeat_at__lt=now - timedelta(seconds=stalled_after))
+    for job in stalled:
+        if job.attempts >= max_attempts:
+            if finish(job, JobState.FAILED, stalled_message(job)):
+                report.failed.append(job.pk)
+                notify(job)
+        elif release(job, "Waiting for a worker again: the previous one stopped while working on it."):
+            report.requeued.append(job.pk)
+            notify(job)  # before the message goes out: a worker may report "running" at once
+            send(job)
+    lost = model.objects.filter(state=JobState.QUEUED, enqueued_at__lt=now - timedelta(seconds=resend_after))
+    for job in lost:
+        # Conditional on enqueued_at, so two reapers running at once send one message, not two.
+        if model.objects.filter(pk=job.pk, state=JobState.QUEUED, enqueued_at=job.enqueued_at).update(enqueued_at=now):
+            report.resent.append(job.pk)
+            send(job)
+    if report.requeued or report.resent or report.failed:
+        log.info("reaper %s: requeued %d, resent %d, failed %d", model.__name__, len(report.requeued),
+                 len(report.resent), len(report.failed))
+    return report

@@ -1,0 +1,62 @@
+from django import forms
+from django.conf import settings
+
+from webapp.core.jobs import JobState
+from webapp.photos.models import Colorization, Photo
+from webapp.registry.models import ModelVersion
+from webapp.registry.services import active_version
+
+
+class RerunForm(forms.Form):
+    """Colorize a photo again: another render size, a new variation, or another model version."""
+
+    render_size = forms.TypedChoiceField(
+        coerce=int, label="Render size",
+        help_text="Larger sizes see more detail and take longer; the result keeps the photo's full resolution.",
+    )
+    variation = forms.BooleanField(
+        required=False, label="New variation",
+        help_text="Let the model's noise pick different colours (each variation is reproducible).",
+    )
+    model_version = forms.ModelChoiceField(queryset=ModelVersion.objects.none(), required=False, label="Model")
+
+    def __init__(self, photo: Photo, *args, **kwargs):
+        self.photo = photo
+        super().__init__(*args, **kwargs)
+        self.fields["render_size"].choices = [(size, f"{size} px") for size in settings.COLORIZE_RENDER_SIZES]
+        self.active = active_version()
+        versions = ModelVersion.objects.order_by("-number")
+        if versions.count() > 1:
+            self.fields["model_version"].queryset = versions
+            self.fields["model_version"].empty_label = (
+                f"The active model ({self.active})" if self.active else "The active model"
+            )
+            self.fields["model_version"].label_from_instance = lambda version: (
+                f"{version}{' (active)' if version.is_active else ''}"
+            )
+        else:
+            del self.fields["model_version"]
+
+    @property
+    def offers_versions(self) -> bool:
+        return "model_version" in self.fields
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        if data.get("variation"):
+            return data  # a new seed is always a new result
+        version = data.get("model_version") or self.active
+        same = Colorization.objects.filter(photo=self.photo, render_size=data["render_size"], seed=None).exclude(
+            state=JobState.FAILED
+        )
+        for job in same:
+            if (job.model_version_id or job.requested_version_id or (self.active and self.active.pk)) == (
+                version and version.pk
+            ):
+                raise forms.ValidationError(
+                    "This photo already has that result. Pick another render size or model, "
+                    "or ask for a new variation."
+                )
+        return data

@@ -1,0 +1,235 @@
+"""Uploading photos, queueing colorizations, running them in workers, rescuing lost jobs."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import DatabaseError, transaction
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from webapp.core import jobs
+from webapp.core.jobs import UNFINISHED, JobState
+from webapp.photos import events, images
+from webapp.photos.models import Colorization, Photo
+from webapp.registry.loader import NoActiveModel, get_colorizer
+from webapp.registry.models import ModelVersion
+from webapp.registry.services import active_version
+
+log = logging.getLogger(__name__)
+
+
+class TransientJobError(Exception):
+    """A colorization hit a problem that may go away (storage, database, GPU memory); the task retries."""
+
+
+# --- Who sees what ---------------------------------------------------------------------
+
+
+def photos_of(user) -> QuerySet[Photo]:
+    """The photos `user` may see: their own; staff see every photo."""
+    if not user.is_authenticated:
+        return Photo.objects.none()
+    return Photo.objects.all() if user.is_staff else Photo.objects.filter(owner=user)
+
+
+def colorizations_of(user) -> QuerySet[Colorization]:
+    if not user.is_authenticated:
+        return Colorization.objects.none()
+    everything = Colorization.objects.select_related("photo", "model_version")
+    return everything if user.is_staff else everything.filter(photo__owner=user)
+
+
+def get_photo_for(user, photo_id) -> Photo:
+    """The photo, or 404 when it does not exist or is not `user`'s."""
+    return get_object_or_404(photos_of(user), pk=photo_id)
+
+
+def get_colorization_for(user, colorization_id) -> Colorization:
+    return get_object_or_404(colorizations_of(user), pk=colorization_id)
+
+
+def unfinished_jobs(user) -> list[Colorization]:
+    """The user's own queued and running jobs, oldest first (what a page is waiting for)."""
+    return list(
+        Colorization.objects.select_related("photo").filter(photo__owner=user, state__in=UNFINISHED)
+        .order_by("created_at")
+    )
+
+
+def latest_colorizations(photos: list[Photo]) -> dict:
+    """photo id -> its newest colorization, for a page of photos, in one query."""
+    latest = {}
+    for job in Colorization.objects.filter(photo__in=photos).select_related("photo").order_by("photo", "-created_at"):
+        latest.setdefault(job.photo_id, job)
+    return latest
+
+
+# --- Uploads and requests ------------------------------------------------------------------
+
+
+def default_render_size() -> int:
+    return settings.COLORIZE_RENDER_SIZES[0]
+
+
+def accept_upload(owner, upload: UploadedFile) -> Photo:
+    """Check an uploaded file, store it with its renditions and queue its colorization.
+
+    Raises images.UploadRejected (nothing stored) when the file cannot be used.
+    """
+    inspected = images.inspect_upload(
+        upload, upload.size, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS
+    )
+    name = (upload.name or "photo").replace("\x00", "")[-255:]
+    photo = Photo(owner=owner, original_name=name, format=inspected.format, width=inspected.width,
+                  height=inspected.height, size=upload.size, notes=inspected.notes)
+    stored = []
+    try:
+        upload.seek(0)
+        photo.original.save(name, upload, save=False)
+        stored.append(photo.original.name)
+        photo.thumbnail.save("thumbnail.jpg", ContentFile(images.rendition(inspected.image, images.THUMBNAIL_SIDE)),
+                             save=False)
+        stored.append(photo.thumbnail.name)
+        photo.preview.save("preview.jpg", ContentFile(images.rendition(inspected.image, images.PREVIEW_SIDE)),
+                           save=False)
+        stored.append(photo.preview.name)
+        with transaction.atomic():
+            photo.save()
+            request_colorization(photo, render_size=default_render_size())
+    except BaseException:
+        for stored_name in stored:  # a failed upload leaves nothing behind
+            default_storage.delete(stored_name)
+        raise
+    log.info("user %s uploaded photo %s (%dx%d %s)", owner.pk, photo.pk, photo.width, photo.height, photo.format)
+    return photo
+
+
+def request_colorization(photo: Photo, *, render_size: int, seed: int | None = None,
+                         version: ModelVersion | None = None) -> Colorization:
+    """Queue a colorization of `photo`; its task is sent once the transaction commits."""
+    job = Colorization.objects.create(photo=photo, render_size=render_size, seed=seed, requested_version=version)
+    job.photo = photo
+    # Tell the page first: once the task is sent, a worker may already report "running".
+    transaction.on_commit(lambda: (events.job_changed(job), send_task(job)))
+    return job
+
+
+def new_variation_seed() -> int:
+    return secrets.randbelow(2**31 - 1) + 1
+
+
+def send_task(job: Colorization) -> None:
+    """Send the job's task message. If the broker is down the job stays queued and the reaper sends it later."""
+    from worker.tasks import colorize_photo
+
+    try:
+        colorize_photo.apply_async(args=[str(job.pk)])
+    except Exception:
+        log.warning("could not send colorization %s to the broker; the reaper will retry", job.pk, exc_info=True)
+
+
+def delete_photo(photo: Photo) -> None:
+    """Delete a photo, its colorizations and every file of them (see signals)."""
+    with transaction.atomic():
+        photo.delete()
+        transaction.on_commit(lambda: events.photo_deleted(photo))
+
+
+# --- In the worker -------------------------------------------------------------------------
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, (OSError, DatabaseError)):
+        return True
+    return type(exc).__name__ == "OutOfMemoryError"  # torch.cuda.OutOfMemoryError, without importing torch
+
+
+def run_colorization(colorization_id) -> None:
+    """Colorize one queued job (called by the Celery task). A second delivery finds nothing to claim."""
+    job = jobs.claim(Colorization, colorization_id)
+    if job is None:
+        log.info("colorization %s is not queued (done, running elsewhere or deleted); nothing to do", colorization_id)
+        return
+    events.job_changed(job)
+    try:
+        with jobs.Heartbeat(job, settings.JOB_HEARTBEAT_INTERVAL):
+            version, files = colorize(job)
+    except NoActiveModel:
+        fail(job, "No colorization model is active yet. Once an administrator activates one, re-run this photo.")
+    except Exception as exc:
+        if type(exc).__name__ == "SoftTimeLimitExceeded":
+            fail(job, f"Colorizing took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT // 60} minutes. "
+                      "Try a smaller render size.")
+        elif is_transient(exc) and job.attempts < settings.JOB_MAX_ATTEMPTS:
+            log.warning("colorization %s hit a transient error; retrying", job.pk, exc_info=True)
+            if jobs.release(job, f"Retrying after a temporary problem: {describe(exc)}"):
+                events.job_changed(job)
+                raise TransientJobError(describe(exc)) from exc
+        else:
+            log.exception("colorization %s failed", job.pk)
+            attempts = f" after {job.attempts} attempts" if job.attempts > 1 else ""
+            fail(job, f"Colorization failed{attempts}: {describe(exc)}")
+    else:
+        if jobs.finish(job, JobState.DONE, model_version=version, model_label=str(version), **files):
+            events.job_changed(job)
+        else:
+            log.info("colorization %s was requeued or deleted while it ran; dropping its result", job.pk)
+            for name in files.values():
+                default_storage.delete(name)
+
+
+def colorize(job: Colorization) -> tuple[ModelVersion, dict[str, str]]:
+    """Run the model on the job's photo and store the result files; returns (version, field -> file name)."""
+    version = job.requested_version or active_version()
+    if version is None:
+        raise NoActiveModel("No model version is active yet.")
+    colorizer = get_colorizer(version)
+    photo = job.photo
+    with photo.original.open("rb") as handle:
+        original = images.open_original(handle)
+    result = colorizer.colorize(original, render_size=job.render_size, seed=job.seed)
+    base = f"results/{photo.pk}/{job.pk}"
+    files = {}
+    try:
+        files["result"] = default_storage.save(f"{base}.png", ContentFile(images.encode_png(result)))
+        files["result_thumbnail"] = default_storage.save(
+            f"{base}-thumbnail.jpg", ContentFile(images.rendition(result, images.THUMBNAIL_SIDE)))
+        files["result_preview"] = default_storage.save(
+            f"{base}-preview.jpg", ContentFile(images.rendition(result, images.PREVIEW_SIDE)))
+    except BaseException:
+        for name in files.values():
+            default_storage.delete(name)
+        raise
+    return version, files
+
+
+def fail(job: Colorization, message: str) -> None:
+    if jobs.finish(job, JobState.FAILED, message):
+        events.job_changed(job)
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text[:300]
+
+
+def requeue_stalled_jobs() -> jobs.ReaperReport:
+    """Requeue jobs whose worker died, re-send jobs whose message was lost (called by Celery beat)."""
+    return jobs.requeue_stalled(
+        Colorization,
+        send=send_task,
+        notify=events.job_changed,
+        stalled_after=settings.JOB_STALLED_AFTER,
+        resend_after=settings.JOB_RESEND_QUEUED_AFTER,
+        max_attempts=settings.JOB_MAX_ATTEMPTS,
+        stalled_message=lambda job: (
+            f"The worker stopped while colorizing this photo, {job.attempts} times. "
+            "It may be too large for the worker's memory: try a smaller render size."
+        ),
+    )
