@@ -76,7 +76,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-dir", help="validation photos (default: hold out --val-split of the training photos)")
     parser.add_argument("--val-split", type=float, default=d.val_split)
     parser.add_argument("--max-images", type=int, help="use at most this many training photos")
-    parser.add_argument("--image-size", type=int, default=d.image_size)
+    parser.add_argument("--image-size", type=int, default=d.image_size, help="photos are decoded at this size")
+    parser.add_argument("--crop-size", type=int, help="training crop side (default: --image-size)")
+    parser.add_argument("--min-crop-scale", type=float, default=d.min_crop_scale, help="smallest crop area fraction")
+    parser.add_argument("--max-crop-scale", type=float, default=d.max_crop_scale, help="largest crop area fraction")
+    parser.add_argument("--decoder-widths", type=lambda text: tuple(int(w) for w in text.split(",")),
+                        default=g.decoder_widths, help="pretrained-encoder decoder widths, e.g. 256,128,64,32,16")
     parser.add_argument("--arch", choices=["unet", "resnet18", "efficientnet_lite0"], default=g.arch)
     parser.add_argument("--base-width", type=int, default=g.base_width, help="unet: width of the first layer")
     parser.add_argument("--num-downs", type=int, default=g.num_downs, help="unet: stride-2 layers")
@@ -108,9 +113,11 @@ def run_train(args) -> int:
 
     config = TrainConfig(
         train_dir=args.train_dir, out_dir=args.out_dir, val_dir=args.val_dir, val_split=args.val_split,
-        max_images=args.max_images, image_size=args.image_size,
+        max_images=args.max_images, image_size=args.image_size, crop_size=args.crop_size,
+        min_crop_scale=args.min_crop_scale, max_crop_scale=args.max_crop_scale,
         generator=GeneratorConfig(arch=args.arch, base_width=args.base_width, num_downs=args.num_downs,
-                                  dropout=args.dropout, encoder_weights=args.encoder_weights),
+                                  dropout=args.dropout, encoder_weights=args.encoder_weights,
+                                  decoder_widths=args.decoder_widths),
         init_generator=args.init_generator, l1_epochs=args.l1_epochs, gan_epochs=args.gan_epochs,
         batch_size=args.batch_size, lr=args.lr, lambda_l1=args.lambda_l1, gan_mode=args.gan_mode,
         ema_decay=args.ema_decay, max_steps=args.max_steps, seed=args.seed, device=args.device,

@@ -250,12 +250,15 @@ class Augmentation:
     min_crop_scale: float = 0.5  # random resized crop: smallest area fraction kept (1 = no crop)
     max_rotation: float = 10.0  # degrees, uniform in [-max, max]; the paper's random rotation
     hflip: bool = True  # mirror half the photos left-right
+    max_crop_scale: float = 1.0  # largest area fraction kept
+    out_size: int | None = None  # side of the output crops; None keeps the input size
 
 
 def augment(images: torch.Tensor, augmentation: Augmentation, generator: torch.Generator | None = None) -> torch.Tensor:
-    """uint8 (B, 3, S, S) -> float (B, 3, S, S) in [0, 1], randomly cropped, flipped and rotated.
+    """uint8 (B, 3, S, S) -> float (B, 3, C, C) in [0, 1], randomly cropped, flipped and rotated
+    (C = augmentation.out_size or S).
 
-    One affine map per image: a crop of area fraction s in [min_crop_scale, 1] with aspect
+    One affine map per image: a crop of area fraction s in [min_crop_scale, max_crop_scale] with aspect
     in [3/4, 4/3], anywhere in the photo, mirrored with p=0.5 and rotated by up to
     max_rotation degrees; corners the rotation uncovers are filled by reflection. The random
     numbers are drawn on the CPU (from `generator`) so that runs are reproducible on any device.
@@ -264,7 +267,8 @@ def augment(images: torch.Tensor, augmentation: Augmentation, generator: torch.G
     x = images.float().div_(255)
     rand = torch.rand(batch, 5, generator=generator)  # (B, 5): scale, aspect, x, y, angle
     flip = torch.rand(batch, generator=generator) < 0.5
-    area = augmentation.min_crop_scale + (1 - augmentation.min_crop_scale) * rand[:, 0]
+    low, high = augmentation.min_crop_scale, augmentation.max_crop_scale
+    area = low + (high - low) * rand[:, 0]
     # Aspect in [3/4, 4/3], narrowed so that a crop of this area still fits in the photo.
     log_aspect = (rand[:, 1] * 2 - 1) * torch.minimum(-area.log(), torch.tensor(math.log(4 / 3)))
     sx = (area * log_aspect.exp()).sqrt()  # half-widths of the crop in [-1, 1] coordinates
@@ -278,5 +282,6 @@ def augment(images: torch.Tensor, augmentation: Augmentation, generator: torch.G
     theta = torch.stack([torch.stack([sx * cos, -sy * sin, tx], dim=1),
                          torch.stack([sx * sin, sy * cos, ty], dim=1)], dim=1)  # (B, 2, 3)
     theta = theta.to(x.device)
-    grid = F.affine_grid(theta, [batch, 3, height, width], align_corners=False)
+    out_h, out_w = (augmentation.out_size, augmentation.out_size) if augmentation.out_size else (height, width)
+    grid = F.affine_grid(theta, [batch, 3, out_h, out_w], align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False).clamp_(0, 1)

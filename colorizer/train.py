@@ -51,8 +51,11 @@ class TrainConfig:
     val_dir: str | None = None  # validation photos; None holds out val_split of train_dir
     val_split: float = 0.05  # share of train_dir held out for validation when val_dir is None (seeded)
     max_images: int | None = None  # use at most this many photos of train_dir (a seeded subset, before the split)
-    image_size: int = 256  # training crops are image_size x image_size (the paper: 256)
+    image_size: int = 256  # photos are decoded at image_size x image_size (the paper: 256)
+    crop_size: int | None = None  # side of the training crops; None = image_size. Smaller trains on native-scale
+    #                               patches (with min/max_crop_scale near (crop_size/image_size)**2), cheaper per step
     min_crop_scale: float = 0.5  # random resized crop keeps at least this share of the photo's area
+    max_crop_scale: float = 1.0  # ... and at most this share
     max_rotation: float = 10.0  # random rotation in degrees, either way (the paper's augmentation)
     # networks
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)  # ignored when resuming or init_generator
@@ -245,9 +248,10 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
         source = checkpoint_dir / "generator.safetensors" if resuming else config.init_generator
         init_state, generator_dict, _ = load_generator(source)
         generator_config = GeneratorConfig.from_dict(generator_dict)
-    if config.image_size % generator_config.size_multiple:
-        raise ValueError(f"image_size {config.image_size} must be a multiple of {generator_config.size_multiple} "
-                         f"for this generator")
+    crop_size = config.crop_size or config.image_size
+    for name, size in (("image_size", config.image_size), ("crop_size", crop_size)):
+        if size % generator_config.size_multiple:
+            raise ValueError(f"{name} {size} must be a multiple of {generator_config.size_multiple} for this generator")
     config = TrainConfig.from_dict({**config.to_dict(), "generator": generator_config.to_dict()})
 
     # ---- data
@@ -259,7 +263,8 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
                               < torch.cuda.get_device_properties(device).total_memory / 4)
     photos = TrainingPhotos(train_paths, config.image_size, device, cache=use_cache, num_workers=config.num_workers)
     val_batch = torch.stack([load_photo(p, config.image_size) for p in val_paths]).to(device)  # uint8 (V, 3, S, S)
-    augmentation = Augmentation(config.min_crop_scale, config.max_rotation)
+    augmentation = Augmentation(config.min_crop_scale, config.max_rotation, max_crop_scale=config.max_crop_scale,
+                                out_size=crop_size)
     steps_per_epoch = len(photos) // batch_size
     total_epochs = config.l1_epochs + config.gan_epochs
     total_steps = total_epochs * steps_per_epoch

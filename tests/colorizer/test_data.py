@@ -105,3 +105,13 @@ def test_augmentation_flips_mirror_the_photo():
     mirrored = [torch.allclose(o, t.flip(-1), atol=1e-5) for o, t in zip(out, truth)]
     unchanged = [torch.allclose(o, t, atol=1e-5) for o, t in zip(out, truth)]
     assert all(m or u for m, u in zip(mirrored, unchanged)) and 16 < sum(mirrored) < 48
+
+
+def test_augmentation_can_cut_native_scale_patches():
+    # A quarter of the area resampled to half the side: pixels keep their scale.
+    images = torch.arange(32, dtype=torch.float32).repeat(32, 1).expand(2, 3, 32, 32).to(torch.uint8)
+    patches = data.Augmentation(min_crop_scale=0.25, max_crop_scale=0.25, max_rotation=0.0, hflip=False, out_size=16)
+    out = data.augment(images, patches, torch.Generator().manual_seed(0))
+    assert out.shape == (2, 3, 16, 16)
+    steps = (out[:, 0, :, 1:] - out[:, 0, :, :-1]) * 255  # about one source column per output column
+    assert torch.allclose(steps, torch.ones_like(steps), atol=0.16)  # the crop's aspect varies up to sqrt(4/3)
