@@ -1,0 +1,172 @@
+"""Checking a dataset's photos and recording what was kept and why the rest was skipped.
+
+An uploaded archive is validated as a whole (webapp.finetune.archive) before anything is
+extracted; each member is then decoded, and only real colour photos are stored, under
+names we choose. A server folder is walked without following links and never copied:
+its manifest lists the accepted files by their path relative to the folder.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image, UnidentifiedImageError
+
+from webapp.finetune.archive import ArchiveLimits, ArchiveRejected, inspect, open_archive, read_members
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+MIN_SIDE = 64  # smaller photos carry too little to learn colour from
+THUMBNAIL_COUNT = 12
+THUMBNAIL_SIZE = 160
+MAX_SKIP_EXAMPLES = 500
+
+
+class DatasetRejected(ValueError):
+    """The dataset as a whole cannot be used; the message says why, for a person."""
+
+
+@dataclass
+class IngestReport:
+    kept: list[str] = field(default_factory=list)  # storage names (archive) or relative paths (folder)
+    skipped: list[dict] = field(default_factory=list)  # [{"name": ..., "reason": ...}]
+    thumbnails: list[str] = field(default_factory=list)
+
+    def skip(self, name: str, reason: str) -> None:
+        self.skipped.append({"name": name, "reason": reason})
+
+    @property
+    def skipped_by_reason(self) -> dict[str, int]:
+        return dict(Counter(item["reason"] for item in self.skipped).most_common())
+
+
+def archive_limits() -> ArchiveLimits:
+    return ArchiveLimits(
+        max_files=settings.DATASET_MAX_FILES,
+        max_total_bytes=settings.DATASET_MAX_BYTES,
+        max_member_bytes=settings.DATASET_MAX_PHOTO_BYTES,
+    )
+
+
+def judge_photo(name: str, data: bytes) -> tuple[Image.Image | None, str]:
+    """(decoded image, "") for a usable colour photo, else (None, reason)."""
+    from colorizer.data import is_grayscale
+
+    base = PurePosixPath(name).name
+    if base.startswith(".") or "__MACOSX" in name:
+        return None, "system file"
+    if PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES:
+        return None, "not a photo file"
+    try:
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        if width * height > settings.UPLOAD_MAX_PIXELS:
+            return None, "too many pixels"
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None, "unreadable image"
+    if min(width, height) < MIN_SIDE:
+        return None, f"smaller than {MIN_SIDE} px"
+    image = image.convert("RGB")
+    if is_grayscale(image):
+        return None, "already black-and-white"
+    return image, ""
+
+
+def _thumbnail(image: Image.Image, name: str) -> str:
+    thumb = image.copy()
+    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+    buffer = io.BytesIO()
+    thumb.save(buffer, "JPEG", quality=82)
+    return default_storage.save(name, ContentFile(buffer.getvalue()))
+
+
+def ingest_archive(dataset) -> IngestReport:
+    """Validate the dataset's uploaded archive, then store its colour photos under our own names."""
+    report = IngestReport()
+    with dataset.archive.open("rb") as upload:
+        archive = open_archive(upload)
+        members = inspect(archive, archive_limits())
+        for member, data, error in read_members(archive, members):
+            if data is None:
+                report.skip(member.name, error)
+                continue
+            image, reason = judge_photo(member.name, data)
+            if image is None:
+                report.skip(member.name, reason)
+                continue
+            index = len(report.kept)
+            suffix = PurePosixPath(member.name).suffix.lower()
+            stored = default_storage.save(f"{dataset.storage_prefix}/photos/{index:06d}{suffix}", ContentFile(data))
+            report.kept.append(stored)
+            if len(report.thumbnails) < THUMBNAIL_COUNT:
+                report.thumbnails.append(_thumbnail(image, f"{dataset.storage_prefix}/thumbs/{index:06d}.jpg"))
+    return report
+
+
+def allowed_folder(path: str) -> Path:
+    """The folder, resolved, if it lies under one of settings.DATASET_FOLDER_ROOTS."""
+    if not path or not os.path.isabs(path):
+        raise DatasetRejected("give the folder's absolute path on the server")
+    resolved = Path(path).resolve()
+    for root in settings.DATASET_FOLDER_ROOTS:
+        root = Path(root).resolve()
+        if resolved == root or root in resolved.parents:
+            if not resolved.is_dir():
+                raise DatasetRejected(f"{path} is not a folder on the server")
+            return resolved
+    roots = ", ".join(str(root) for root in settings.DATASET_FOLDER_ROOTS) or "(none configured)"
+    raise DatasetRejected(f"{path} is outside the folders datasets may come from: {roots}")
+
+
+def ingest_folder(dataset) -> IngestReport:
+    """Check every photo under the dataset's server folder, without following links or copying."""
+    root = allowed_folder(dataset.folder)
+    report = IngestReport()
+    count = 0
+    for directory, subdirectories, files in os.walk(root, followlinks=False):
+        subdirectories.sort()
+        for file_name in sorted(files):
+            path = Path(directory) / file_name
+            relative = path.relative_to(root).as_posix()
+            count += 1
+            if count > settings.DATASET_MAX_FILES:
+                raise DatasetRejected(f"the folder holds more than {settings.DATASET_MAX_FILES:,} files")
+            if path.is_symlink():
+                report.skip(relative, "link (not followed)")
+                continue
+            if path.stat().st_size > settings.DATASET_MAX_PHOTO_BYTES:
+                report.skip(relative, "file too large")
+                continue
+            image, reason = judge_photo(relative, path.read_bytes())
+            if image is None:
+                report.skip(relative, reason)
+                continue
+            report.kept.append(relative)
+            if len(report.thumbnails) < THUMBNAIL_COUNT:
+                index = len(report.kept) - 1
+                report.thumbnails.append(_thumbnail(image, f"{dataset.storage_prefix}/thumbs/{index:06d}.jpg"))
+    return report
+
+
+def write_manifest(dataset, report: IngestReport) -> None:
+    payload = {"source": dataset.source, "folder": dataset.folder, "photos": report.kept}
+    if default_storage.exists(dataset.manifest_name):
+        default_storage.delete(dataset.manifest_name)
+    default_storage.save(dataset.manifest_name, ContentFile(json.dumps(payload).encode()))
+
+
+def read_manifest(dataset) -> dict:
+    with default_storage.open(dataset.manifest_name, "rb") as handle:
+        return json.load(handle)
+
+
+__all__ = ["ArchiveRejected", "DatasetRejected", "IngestReport", "ingest_archive", "ingest_folder",
+           "judge_photo", "write_manifest", "read_manifest", "allowed_folder", "MAX_SKIP_EXAMPLES"]

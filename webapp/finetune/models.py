@@ -1,0 +1,110 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Dataset(models.Model):
+    """A collection of colour photos that admins train on: an uploaded .zip or a server folder."""
+
+    class Source(models.TextChoices):
+        ARCHIVE = "archive", "Uploaded .zip"
+        FOLDER = "folder", "Folder on the server"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be checked"
+        PROCESSING = "processing", "Checking photos"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Rejected"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=120)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    archive = models.FileField(upload_to="datasets/uploads/", blank=True,
+                               help_text="A .zip of colour photos (jpg, png, webp, bmp, tif).")
+    folder = models.CharField(max_length=500, blank=True,
+                              help_text="Absolute path of a folder of colour photos on the server.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    message = models.TextField(blank=True)
+    image_count = models.PositiveIntegerField(default=0)
+    skipped_count = models.PositiveIntegerField(default=0)
+    skipped_by_reason = models.JSONField(default=dict, blank=True)  # {"already black-and-white": 12, ...}
+    skipped_examples = models.JSONField(default=list, blank=True)  # [{"name": ..., "reason": ...}], capped
+    thumbnails = models.JSONField(default=list, blank=True)  # storage names of a strip of thumbnails
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def storage_prefix(self) -> str:
+        """Where this dataset's accepted photos and manifest live in the media storage."""
+        return f"datasets/{self.pk}"
+
+    @property
+    def manifest_name(self) -> str:
+        return f"{self.storage_prefix}/manifest.json"
+
+
+class FineTuneJob(models.Model):
+    """One training run that turns a base model version and a dataset into a new candidate version."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Finished"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        INTERRUPTED = "interrupted", "Interrupted (worker lost)"
+
+    ACTIVE_STATES = (Status.QUEUED, Status.RUNNING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="jobs")
+    base_version = models.ForeignKey("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="finetune_jobs",
+                                     help_text="The model to start from. Empty trains a new one from scratch.")
+    # Recipe (see colorizer.train.TrainConfig).
+    l1_epochs = models.PositiveIntegerField(default=2, help_text="Stage 1: epochs of L1-only training.")
+    gan_epochs = models.PositiveIntegerField(default=5, help_text="Stage 2: epochs of GAN + lambda x L1 training.")
+    batch_size = models.PositiveIntegerField(default=16)
+    learning_rate = models.FloatField(default=2e-4)
+    lambda_l1 = models.FloatField(default=100.0, help_text="Weight of the L1 term against the GAN term.")
+    val_split = models.FloatField(default=0.1, help_text="Fraction of the dataset held out for validation.")
+    image_size = models.PositiveIntegerField(default=256, help_text="Training crop size (render size), pixels.")
+    # State.
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    message = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    progress = models.JSONField(default=dict, blank=True)  # the latest progress event
+    loss_history = models.JSONField(default=list, blank=True)  # [{"step":..,"D_real":..,...}] for the chart
+    epoch_history = models.JSONField(default=list, blank=True)  # per-epoch losses and validation metrics
+    sample_grid = models.FileField(upload_to="finetune/samples/", blank=True)
+    checkpoint_prefix = models.CharField(max_length=200, blank=True)  # storage folder of the last checkpoint
+    comparison = models.JSONField(default=dict, blank=True)  # candidate vs base metrics on the same held-out photos
+    result_version = models.OneToOneField("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
+                                          related_name="trained_by")
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Fine-tune on {self.dataset} ({self.get_status_display().lower()})"
+
+    @property
+    def can_resume(self) -> bool:
+        return self.status in (self.Status.INTERRUPTED, self.Status.FAILED, self.Status.CANCELLED) and bool(
+            self.checkpoint_prefix
+        )
