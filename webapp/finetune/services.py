@@ -301,7 +301,8 @@ class JobRunner:
                 with open(event["sample_grid"], "rb") as handle:
                     if self.job.sample_grid:
                         self.job.sample_grid.delete(save=False)
-                    self.job.sample_grid.save(f"{self.job.pk}.png", File(handle), save=False)
+                    name = f"{self.job.pk}-{event['stage']}-{event['epoch']:03d}.png"
+                    self.job.sample_grid.save(name, File(handle), save=False)
         self.job.progress = _progress_summary(event)
         self.last_save = time.monotonic()
         FineTuneJob.objects.filter(pk=self.job.pk).update(
