@@ -109,7 +109,8 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta
     """Atomically write plain tensors (used by training checkpoints)."""
     payload = save_safetensors_bytes(
         {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()},
-        metadata={k: json.dumps(v) for k, v in (metadata or {}).items()},
+        # None, not {}: with no tensors, safetensors 0.8 writes an empty metadata dict as invalid JSON.
+        metadata={k: json.dumps(v) for k, v in metadata.items()} if metadata else None,
     )
     _write_atomic(Path(path), payload)
 

@@ -48,3 +48,29 @@ def media_storage(settings, tmp_path):
 def in_memory_channel_layer(settings):
     """Unit tests push websocket events through memory; integration tests opt back into Redis."""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+@pytest.fixture
+def single_threaded_torch():
+    """One intra-op thread: tiny networks gain nothing from more, and spinning threads crawl on a busy CPU."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_model_cache():
+    """Each test loads its own models: primary keys repeat across tests, weights do not."""
+    from webapp.registry import loader
+
+    loader.forget_all()
+    yield
+    loader.forget_all()

@@ -7,6 +7,7 @@ Two profiles:
   A missing secret stops the process at import time instead of running insecurely.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -61,7 +62,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "daphne",  # makes `runserver` speak ASGI (websockets) in development
-    "django.contrib.admin",
+    "webapp.core.admin_site.HueAdminConfig",  # django.contrib.admin, staff only (403 for other users)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -73,6 +74,7 @@ INSTALLED_APPS = [
     "webapp.registry",
     "webapp.accounts",
     "webapp.photos",
+    "webapp.finetune",
 ]
 
 MIDDLEWARE = [
@@ -197,8 +199,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_ROUTES = {
     "worker.tasks.colorize_photo": {"queue": "inference"},
-    "worker.tasks.requeue_stalled_jobs": {"queue": "inference"},
     "worker.tasks.run_finetune": {"queue": "training"},
+    "worker.tasks.check_dataset": {"queue": "training"},
+    # Short periodic chores; the inference workers also consume this queue, and take from it
+    # between colorizations, so a backlog of photos never delays rescuing a lost job.
+    "worker.tasks.requeue_stalled_jobs": {"queue": "maintenance"},
+    "worker.tasks.requeue_stalled_finetunes": {"queue": "maintenance"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "inference"
 CELERY_TASK_ALWAYS_EAGER = False
@@ -232,6 +238,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": JOB_REAPER_INTERVAL,
         "options": {"expires": JOB_REAPER_INTERVAL},  # never pile up while no worker consumes them
     },
+    # Show fine-tuning jobs whose training worker died as interrupted (resumable), never "running".
+    "requeue-stalled-finetunes": {
+        "task": "worker.tasks.requeue_stalled_finetunes",
+        "schedule": JOB_REAPER_INTERVAL,
+        "options": {"expires": JOB_REAPER_INTERVAL},
+    },
 }
 
 # --- Uploads and colorization jobs ------------------------------------------------------
@@ -242,6 +254,19 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)  # a job that fails this many 
 JOB_HEARTBEAT_INTERVAL = env_float("JOB_HEARTBEAT_INTERVAL", 10)  # a running job proves its worker alive this often (s)
 JOB_STALLED_AFTER = env_float("JOB_STALLED_AFTER", 60)  # a running job without a heartbeat this long is requeued (s)
 JOB_RESEND_QUEUED_AFTER = env_float("JOB_RESEND_QUEUED_AFTER", 300)  # a queued job's message is re-sent after (s)
+
+# --- Datasets and fine-tuning ---------------------------------------------------------------
+# Server folders an admin may register as datasets (a folder outside these is refused).
+DATASET_FOLDER_ROOTS = env_list("DATASET_FOLDER_ROOTS", str(VAR_DIR / "datasets"))
+DATASET_MAX_FILES = env_int("DATASET_MAX_FILES", 50_000)  # files in one archive or folder
+DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 20 * 1024**3)  # an archive's total uncompressed size
+DATASET_MAX_PHOTO_BYTES = env_int("DATASET_MAX_PHOTO_BYTES", 50 * 1024**2)  # one photo in a dataset
+TRAINING_DIR = Path(os.environ.get("TRAINING_DIR", VAR_DIR / "training"))  # a training worker's local scratch
+FINETUNE_LOADER_WORKERS = env_int("FINETUNE_LOADER_WORKERS", 2)  # photo-decoding processes while training
+FINETUNE_EVAL_FID = env_bool("FINETUNE_EVAL_FID", True)  # score candidates with FID too (slower on a CPU)
+FINETUNE_STALLED_AFTER = env_float("FINETUNE_STALLED_AFTER", 120)  # no heartbeat this long: interrupted (s)
+# Extra colorizer.train.TrainConfig fields for every job, as JSON, e.g. {"compile": true} on a GPU.
+FINETUNE_TRAIN_OPTIONS = json.loads(os.environ.get("FINETUNE_TRAIN_OPTIONS") or "{}")
 
 # --- Colorizer ---------------------------------------------------------------------
 COLORIZER_DEVICE = os.environ.get("COLORIZER_DEVICE", "auto")  # auto | cpu | cuda

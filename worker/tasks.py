@@ -4,6 +4,8 @@ Job state lives in the database (webapp.core.jobs): a task message is only a nud
 redelivering, duplicating or losing one never double-runs or loses a job.
 """
 
+from django.conf import settings
+
 from worker.celery import app
 
 
@@ -31,3 +33,28 @@ def requeue_stalled_jobs() -> dict:
 
     report = requeue()
     return {"requeued": len(report.requeued), "resent": len(report.resent), "failed": len(report.failed)}
+
+
+@app.task(ignore_result=True, acks_late=True, reject_on_worker_lost=True,
+          time_limit=settings.CELERY_TRAINING_TIME_LIMIT, soft_time_limit=settings.CELERY_TRAINING_TIME_LIMIT - 60)
+def run_finetune(job_id: str) -> None:
+    """Train a fine-tuning job (training queue). A worker that dies leaves the job interrupted, not lost."""
+    from webapp.finetune.services import run_job
+
+    run_job(job_id)
+
+
+@app.task(ignore_result=True, acks_late=True, reject_on_worker_lost=True, time_limit=6 * 3600)
+def check_dataset(dataset_id: str) -> None:
+    """Check an uploaded archive or a server folder of photos (training queue)."""
+    from webapp.finetune.services import check_dataset as check
+
+    check(dataset_id)
+
+
+@app.task(ignore_result=True)
+def requeue_stalled_finetunes() -> dict:
+    """Periodic (Celery beat): fine-tuning jobs whose worker died become interrupted; lost messages are re-sent."""
+    from webapp.finetune.services import mark_interrupted_jobs
+
+    return {"interrupted": len(mark_interrupted_jobs())}

@@ -2,13 +2,7 @@ import os
 
 import pytest
 
-from tests.webapp.conftest import (  # noqa: F401  (fixtures)
-    fast_password_hashing,
-    fresh_model_cache,
-    sent_tasks,
-    single_threaded_torch,
-    tiny_model,
-)
+from tests.webapp.conftest import sent_tasks, tiny_model  # noqa: F401  (fixtures)
 from tests.webapp.harness import asgi_server, worker_in_thread
 from tests.webapp.integration.conftest import shared_redis  # noqa: F401  (fixture)
 

@@ -72,3 +72,15 @@ def test_states_with_tensors_round_trip_through_safetensors_and_json(tmp_path):
     assert fresh.param_groups[0]["betas"] == [0.5, 0.999] and restored["n"] == 3
     assert torch.equal(fresh.state_dict()["state"][0]["exp_avg"], optimizer.state_dict()["state"][0]["exp_avg"])
     assert torch.equal(restored["rng"], torch.get_rng_state())
+
+
+def test_the_state_of_an_optimizer_that_never_stepped_round_trips(tmp_path):
+    # The discriminator's optimizer during the L1-only stage: no tensors at all.
+    from colorizer.checkpoint import load_state, save_state
+
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))])
+    save_state(tmp_path / "optimizer_D", optimizer.state_dict())
+
+    restored = torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))], lr=0.5)
+    restored.load_state_dict(load_state(tmp_path / "optimizer_D"))
+    assert restored.state_dict()["state"] == {} and restored.param_groups[0]["lr"] == 0.001

@@ -72,8 +72,8 @@ def test_workers_consume_their_own_queues(compose):
         command = compose["services"][service]["command"]
         return command[command.index("--queues") + 1]
 
-    assert queues("inference") == "inference"
-    assert queues("inference-cpu") == "inference"
+    assert queues("inference") == "inference,maintenance"
+    assert queues("inference-cpu") == "inference,maintenance"
     assert queues("training") == "training"
 
 

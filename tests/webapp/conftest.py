@@ -1,32 +1,9 @@
-import io
-
 import pytest
 from django.contrib.auth.models import User
-from django.core.files import File
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from tests.factories import register_tiny_model
 from tests.webapp import samples
-
-
-def tiny_generator_bytes(seed: int = 0) -> bytes:
-    """A real generator file (~130k parameters, fp16 safetensors): the engine's tiny test U-Net."""
-    import torch
-
-    from colorizer import GeneratorConfig, build_generator
-    from colorizer.checkpoint import save_generator
-
-    torch.manual_seed(seed)
-    config = GeneratorConfig(base_width=8, num_downs=5)
-    buffer = io.BytesIO()
-    save_generator(buffer, build_generator(config, load_pretrained=False).state_dict(), config.to_dict())
-    return buffer.getvalue()
-
-
-def register_tiny_model(name: str = "Tiny", activate: bool = True, seed: int = 0):
-    from webapp.registry.services import register_version
-
-    return register_version(File(io.BytesIO(tiny_generator_bytes(seed)), name="tiny.safetensors"), name=name,
-                            activate=activate)
 
 
 def upload(data: bytes, name: str = "grandma.jpg", content_type: str = "image/jpeg") -> SimpleUploadedFile:
@@ -47,17 +24,6 @@ def stranger(db):
 @pytest.fixture
 def staff(db):
     return User.objects.create_user("sam", password="correct-horse-battery", is_staff=True)
-
-
-@pytest.fixture
-def single_threaded_torch():
-    """One intra-op thread: tiny networks gain nothing from more, and spinning threads crawl on a busy CPU."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -97,18 +63,3 @@ def sent_tasks(monkeypatch):
 
     monkeypatch.setattr(colorize_photo, "apply_async", record_or_publish)
     return sent
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def fresh_model_cache():
-    """Each test loads its own models: primary keys repeat across tests, weights do not."""
-    from webapp.registry import loader
-
-    loader.forget_all()
-    yield
-    loader.forget_all()

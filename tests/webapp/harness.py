@@ -93,11 +93,11 @@ def celery_broker(url: str, keyprefix: str = ""):
 
 
 @contextmanager
-def worker_in_thread(app):
-    """A real Celery worker consuming `inference` in a thread of this process (it sees the test's settings)."""
+def worker_in_thread(app, queues=("inference", "maintenance")):
+    """A real Celery worker consuming `queues` in a thread of this process (it sees the test's settings)."""
     from celery.contrib.testing.worker import start_worker
 
-    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, queues=["inference"],
+    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, queues=list(queues),
                       loglevel="WARNING", shutdown_timeout=60) as worker:
         yield worker
 
@@ -144,11 +144,11 @@ class RedisServer:
 class WorkerProcess:
     """`celery -A worker worker` in its own process group, as deployed (prefork pool)."""
 
-    def __init__(self, env: dict, log: Path, *extra: str):
+    def __init__(self, env: dict, log: Path, *extra: str, queues: str = "inference,maintenance"):
         self.log = log
         handle = open(log, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker", "worker", "--queues", "inference", "--concurrency", "1",
+            [sys.executable, "-m", "celery", "-A", "worker", "worker", "--queues", queues, "--concurrency", "1",
              "--loglevel", "INFO", "--without-mingle", "--without-gossip", *extra],
             cwd=ROOT, env=env, stdout=handle, stderr=handle, start_new_session=True,
         )

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.webapp.conftest import register_tiny_model
+from tests.factories import register_tiny_model
 from webapp.photos.forms import RerunForm
 from webapp.photos.models import Colorization
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.webapp.conftest import register_tiny_model
+from tests.factories import register_tiny_model
 from webapp.registry import loader
 from webapp.registry.services import activate_version
 

@@ -9,7 +9,8 @@ from django.utils import timezone
 from PIL import Image
 
 from tests.webapp import samples
-from tests.webapp.conftest import register_tiny_model, upload
+from tests.factories import register_tiny_model
+from tests.webapp.conftest import upload
 from webapp.core import broadcast
 from webapp.core.jobs import JobState
 from webapp.photos import services

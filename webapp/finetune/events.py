@@ -1,10 +1,13 @@
 """What the admin pages hear about fine-tuning, pushed through webapp.core.broadcast.
 
-Every staff socket on a job page joins the job's group; the payloads are the job's
-current state, so a page can always render from the latest event alone.
+A job page's socket joins the job's group; every event carries the job's whole current
+state, so the page can render from the latest event alone (the loss chart also gets the
+new points since the previous event).
 """
 
 from __future__ import annotations
+
+from django.urls import reverse
 
 from webapp.core import broadcast
 
@@ -16,46 +19,39 @@ def job_group(job_id) -> str:
 def job_payload(job) -> dict:
     return {
         "id": str(job.pk),
-        "status": job.status,
-        "status_label": job.get_status_display(),
+        "state": job.state,
+        "state_label": job.get_state_display(),
         "message": job.message,
         "cancel_requested": job.cancel_requested,
-        "can_cancel": job.status in (job.Status.QUEUED, job.Status.RUNNING) and not job.cancel_requested,
+        "can_cancel": job.can_cancel,
         "can_resume": job.can_resume,
         "progress": job.progress,
         "epochs": job.epoch_history,
-        "sample_grid_url": _sample_grid_url(job),
-        "result_version": job.result_version.number if job.result_version_id and job.result_version else None,
-        "result_version_url": _version_url(job),
+        "sample_grid_url": sample_grid_url(job),
+        "result_version": job.result_version.number if job.result_version_id else None,
+        "result_version_url": (reverse("admin:registry_modelversion_change", args=[job.result_version_id])
+                               if job.result_version_id else ""),
     }
 
 
-def _sample_grid_url(job) -> str:
+def sample_grid_url(job) -> str:
     if not job.sample_grid:
         return ""
-    from django.urls import reverse
-
-    # The name changes with every new grid, so browsers never show a stale cached one.
-    return reverse("finetune:job-samples", args=[job.pk]) + f"?v={job.sample_grid.name.rsplit('/', 1)[-1]}"
-
-
-def _version_url(job) -> str:
-    if not job.result_version_id:
-        return ""
-    from django.urls import reverse
-
-    return reverse("admin:registry_modelversion_change", args=[job.result_version_id])
+    # The file name changes with every epoch, so a browser never shows a stale cached grid.
+    name = job.sample_grid.name.rsplit("/", 1)[-1]
+    return reverse("admin:finetune_finetunejob_samples", args=[job.pk]) + f"?v={name}"
 
 
 def job_changed(job) -> None:
-    """The job's status or message changed: send its whole state."""
-    broadcast.send(job_group(job.pk), "finetune.job", {"job": job_payload(job)})
+    """The job's state or message changed."""
+    broadcast.send(job_group(job.pk), "finetune.job", {"job": job_payload(job), "losses": []})
 
 
-def job_progress(job, latest_losses: list[dict]) -> None:
-    """A training step or epoch: the state plus the newest loss points for the chart."""
-    broadcast.send(job_group(job.pk), "finetune.progress", {"job": job_payload(job), "losses": latest_losses})
+def job_progress(job, new_losses: list[dict]) -> None:
+    """Training moved on: the state plus the loss points recorded since the last event."""
+    broadcast.send(job_group(job.pk), "finetune.job", {"job": job_payload(job), "losses": new_losses})
 
 
 def versions_changed() -> None:
+    """A version was added or activated: staff pages showing versions may refresh."""
     broadcast.send(broadcast.staff_group(), "registry.versions", {})

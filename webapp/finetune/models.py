@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from webapp.core.jobs import Job
+
 
 class Dataset(models.Model):
     """A collection of colour photos that admins train on: an uploaded .zip or a server folder."""
@@ -51,35 +53,42 @@ class Dataset(models.Model):
         return f"{self.storage_prefix}/manifest.json"
 
 
-class FineTuneJob(models.Model):
-    """One training run that turns a base model version and a dataset into a new candidate version."""
+class FineTuneState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Training"
+    DONE = "done", "Finished"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    INTERRUPTED = "interrupted", "Interrupted (worker lost)"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Finished"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-        INTERRUPTED = "interrupted", "Interrupted (worker lost)"
 
-    ACTIVE_STATES = (Status.QUEUED, Status.RUNNING)
+class FineTuneJob(Job):
+    """One training run that turns a base model version and a dataset into a candidate version.
 
+    Claimed, heartbeaten and finished like every Job (webapp.core.jobs); unlike a
+    colorization, a run whose worker died is not retried by itself but shown as
+    interrupted, and an admin resumes it from its last checkpoint.
+    """
+
+    RESUMABLE = (FineTuneState.INTERRUPTED, FineTuneState.FAILED, FineTuneState.CANCELLED)
+
+    state = models.CharField(max_length=16, choices=FineTuneState.choices, default=FineTuneState.QUEUED,
+                             db_index=True)
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="jobs")
-    base_version = models.ForeignKey("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
+    base_version = models.ForeignKey("registry.ModelVersion", null=True, on_delete=models.SET_NULL,
                                      related_name="finetune_jobs",
-                                     help_text="The model to start from. Empty trains a new one from scratch.")
+                                     help_text="The model version to start from: its network and weights.")
     # Recipe (see colorizer.train.TrainConfig).
-    l1_epochs = models.PositiveIntegerField(default=2, help_text="Stage 1: epochs of L1-only training.")
-    gan_epochs = models.PositiveIntegerField(default=5, help_text="Stage 2: epochs of GAN + lambda x L1 training.")
+    l1_epochs = models.PositiveIntegerField(default=1, help_text="Stage 1: epochs of L1-only training.")
+    gan_epochs = models.PositiveIntegerField(default=3, help_text="Stage 2: epochs of GAN + lambda x L1 training.")
     batch_size = models.PositiveIntegerField(default=16)
-    learning_rate = models.FloatField(default=2e-4)
+    learning_rate = models.FloatField(default=1e-4, help_text="Adam learning rate (the paper trains from scratch "
+                                      "at 2e-4; fine-tuning does better a little lower).")
     lambda_l1 = models.FloatField(default=100.0, help_text="Weight of the L1 term against the GAN term.")
     val_split = models.FloatField(default=0.1, help_text="Fraction of the dataset held out for validation.")
     image_size = models.PositiveIntegerField(default=256, help_text="Training crop size (render size), pixels.")
     # State.
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
-    message = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
     progress = models.JSONField(default=dict, blank=True)  # the latest progress event
     loss_history = models.JSONField(default=list, blank=True)  # [{"step":..,"D_real":..,...}] for the chart
@@ -90,21 +99,18 @@ class FineTuneJob(models.Model):
     result_version = models.OneToOneField("registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
                                           related_name="trained_by")
     worker = models.CharField(max_length=200, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"Fine-tune on {self.dataset} ({self.get_status_display().lower()})"
+        return f"Fine-tune on {self.dataset} ({self.get_state_display().lower()})"
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.state in (FineTuneState.QUEUED, FineTuneState.RUNNING) and not self.cancel_requested
 
     @property
     def can_resume(self) -> bool:
-        return self.status in (self.Status.INTERRUPTED, self.Status.FAILED, self.Status.CANCELLED) and bool(
-            self.checkpoint_prefix
-        )
+        return self.state in self.RESUMABLE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -17,77 +18,87 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from webapp.core import jobs
 from webapp.finetune import events
 from webapp.finetune.archive import ArchiveRejected
 from webapp.finetune.ingest import (MAX_SKIP_EXAMPLES, DatasetRejected, ingest_archive, ingest_folder, read_manifest,
                                     write_manifest)
-from webapp.finetune.models import Dataset, FineTuneJob
+from webapp.finetune.models import Dataset, FineTuneJob, FineTuneState
 from webapp.registry import services as registry
 
 log = logging.getLogger(__name__)
 
-PROGRESS_SAVE_INTERVAL_S = 2.0  # how often a running job writes its progress to the database
-LOSS_POINTS_KEPT = 2000  # loss chart points kept per job (older points are thinned)
+PROGRESS_SAVE_INTERVAL_S = 2.0  # a running job writes its progress to the database at most this often
+CANCEL_POLL_INTERVAL_S = 1.0  # and looks for a cancel request at most this often
+LOSS_POINTS_KEPT = 2000  # loss-chart points kept per job; older ones are thinned evenly
 
 
 # --------------------------------------------------------------------------------------
 # Datasets
 
 
+def create_dataset(*, name: str, created_by, archive=None, folder: str = "") -> Dataset:
+    dataset = Dataset(name=name, created_by=created_by, folder=folder,
+                      source=Dataset.Source.ARCHIVE if archive else Dataset.Source.FOLDER)
+    if archive is not None:
+        dataset.archive.save(f"{dataset.pk}.zip", archive, save=False)
+    dataset.save()
+    queue_dataset(dataset)
+    return dataset
+
+
 def queue_dataset(dataset: Dataset) -> None:
-    from worker.tasks import ingest_dataset
+    from worker.tasks import check_dataset
 
-    transaction.on_commit(lambda: ingest_dataset.delay(str(dataset.pk)))
+    transaction.on_commit(lambda: check_dataset.delay(str(dataset.pk)))
 
 
-def process_dataset(dataset_id: str) -> None:
+def check_dataset(dataset_id: str) -> None:
     """Check a dataset's photos once; a second delivery of the same task does nothing."""
     claimed = Dataset.objects.filter(pk=dataset_id, status=Dataset.Status.PENDING).update(
-        status=Dataset.Status.PROCESSING
-    )
+        status=Dataset.Status.PROCESSING)
     if not claimed:
         return
     dataset = Dataset.objects.get(pk=dataset_id)
     try:
         report = ingest_archive(dataset) if dataset.source == Dataset.Source.ARCHIVE else ingest_folder(dataset)
         if not report.kept:
-            raise DatasetRejected("no usable colour photos were found")
+            raise DatasetRejected("no usable colour photos were found" + _reasons(report.skipped_by_reason))
         write_manifest(dataset, report)
-    except (ArchiveRejected, DatasetRejected) as exc:
-        _discard_dataset_files(dataset)
-        Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.FAILED, message=str(exc),
+    except Exception as exc:
+        if not isinstance(exc, (ArchiveRejected, DatasetRejected)):
+            log.exception("checking dataset %s failed", dataset.pk)
+        _delete_storage_tree(dataset.storage_prefix)  # nothing half-extracted stays behind
+        message = str(exc) if isinstance(exc, (ArchiveRejected, DatasetRejected)) else f"Checking failed: {exc}"
+        Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.FAILED, message=message[:2000],
                                                      processed_at=timezone.now())
         return
-    except Exception as exc:  # unexpected: record it for the admin rather than leave "processing"
-        log.exception("dataset %s failed", dataset.pk)
-        _discard_dataset_files(dataset)
-        Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.FAILED,
-                                                     message=f"Checking failed: {exc}", processed_at=timezone.now())
-        return
     if dataset.archive:
-        dataset.archive.delete(save=False)  # the accepted photos are stored; the upload is no longer needed
+        dataset.archive.delete(save=False)  # the accepted photos are stored; the upload is spent
     Dataset.objects.filter(pk=dataset.pk).update(
         status=Dataset.Status.READY,
         message=f"{len(report.kept):,} photos ready; {len(report.skipped):,} skipped.",
-        image_count=len(report.kept),
-        skipped_count=len(report.skipped),
-        skipped_by_reason=report.skipped_by_reason,
-        skipped_examples=report.skipped[:MAX_SKIP_EXAMPLES],
-        thumbnails=report.thumbnails,
-        archive="",
-        processed_at=timezone.now(),
+        image_count=len(report.kept), skipped_count=len(report.skipped),
+        skipped_by_reason=report.skipped_by_reason, skipped_examples=report.skipped[:MAX_SKIP_EXAMPLES],
+        thumbnails=report.thumbnails, archive="", processed_at=timezone.now(),
     )
 
 
-def _discard_dataset_files(dataset: Dataset) -> None:
-    _delete_storage_tree(dataset.storage_prefix)
+def _reasons(by_reason: dict[str, int]) -> str:
+    if not by_reason:
+        return ""
+    return " (skipped: " + ", ".join(f"{count} {reason}" for reason, count in by_reason.items()) + ")"
 
 
 def delete_dataset(dataset: Dataset) -> None:
-    _discard_dataset_files(dataset)
-    if dataset.archive:
-        dataset.archive.delete(save=False)
+    """Remove a dataset and the photos it stored (never a server folder's own files)."""
+    if dataset.jobs.exclude(state__in=[FineTuneState.DONE, *FineTuneJob.RESUMABLE]).exists():
+        raise ValueError("a fine-tuning job is still using this dataset")
+    archive_name = dataset.archive.name
+    prefix = dataset.storage_prefix
+    dataset.jobs.all().delete()
     dataset.delete()
+    transaction.on_commit(lambda: (_delete_storage_tree(prefix), archive_name and default_storage.delete(archive_name)))
 
 
 def _delete_storage_tree(prefix: str) -> None:
@@ -102,146 +113,166 @@ def _delete_storage_tree(prefix: str) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# Fine-tuning jobs
+# Fine-tuning jobs: queueing, cancel, resume, the reaper
 
 
 def start_job(job: FineTuneJob) -> None:
+    """Send the job's task once the transaction that created (or requeued) it commits."""
     from worker.tasks import run_finetune
 
+    FineTuneJob.objects.filter(pk=job.pk).update(enqueued_at=timezone.now())
     transaction.on_commit(lambda: run_finetune.delay(str(job.pk)))
     events.job_changed(job)
 
 
 def request_cancel(job: FineTuneJob) -> None:
-    """Ask a job to stop; a queued job stops at once, a running one within a few steps."""
-    FineTuneJob.objects.filter(pk=job.pk, status=FineTuneJob.Status.QUEUED).update(
-        status=FineTuneJob.Status.CANCELLED, cancel_requested=True, message="Cancelled before it started.",
-        finished_at=timezone.now())
-    FineTuneJob.objects.filter(pk=job.pk, status=FineTuneJob.Status.RUNNING).update(cancel_requested=True)
+    """A queued job stops at once; a running one saves a checkpoint within a few steps and stops."""
+    now = timezone.now()
+    FineTuneJob.objects.filter(pk=job.pk, state=FineTuneState.QUEUED).update(
+        state=FineTuneState.CANCELLED, cancel_requested=True, message="Cancelled before it started.",
+        finished_at=now)
+    FineTuneJob.objects.filter(pk=job.pk, state=FineTuneState.RUNNING).update(
+        cancel_requested=True, message="Stopping at the next step…")
     job.refresh_from_db()
     events.job_changed(job)
 
 
 def resume_job(job: FineTuneJob) -> bool:
     """Queue an interrupted, failed or cancelled job again; it continues from its last checkpoint."""
-    resumable = (FineTuneJob.Status.INTERRUPTED, FineTuneJob.Status.FAILED, FineTuneJob.Status.CANCELLED)
-    updated = FineTuneJob.objects.filter(pk=job.pk, status__in=resumable).update(
-        status=FineTuneJob.Status.QUEUED, cancel_requested=False, message="Queued to resume from its last checkpoint.",
-        finished_at=None)
+    updated = FineTuneJob.objects.filter(pk=job.pk, state__in=FineTuneJob.RESUMABLE).update(
+        state=FineTuneState.QUEUED, cancel_requested=False, claim_token="", finished_at=None,
+        message="Queued to continue from its last checkpoint." if job.checkpoint_prefix else "Queued again.")
     job.refresh_from_db()
     if updated:
         start_job(job)
     return bool(updated)
 
 
-def mark_interrupted_jobs(stale_after: timedelta | None = None) -> int:
-    """Jobs whose worker stopped sending heartbeats are shown as interrupted, never left running."""
-    stale_after = stale_after or timedelta(seconds=settings.FINETUNE_HEARTBEAT_TIMEOUT)
-    deadline = timezone.now() - stale_after
-    stale = list(FineTuneJob.objects.filter(status=FineTuneJob.Status.RUNNING, heartbeat_at__lt=deadline))
-    count = 0
-    for job in stale:
-        count += FineTuneJob.objects.filter(pk=job.pk, status=FineTuneJob.Status.RUNNING,
-                                            heartbeat_at__lt=deadline).update(
-            status=FineTuneJob.Status.INTERRUPTED,
-            message="The training worker stopped responding. Resume continues from the last checkpoint.",
-        )
-        job.refresh_from_db()
-        events.job_changed(job)
-    return count
+def mark_interrupted_jobs() -> list:
+    """Running jobs whose heartbeat stopped (their worker died) are shown as interrupted, never left running;
+    queued jobs whose message Redis lost get it sent again."""
+    now = timezone.now()
+    interrupted = []
+    stale = now - timedelta(seconds=settings.FINETUNE_STALLED_AFTER)
+    for job in FineTuneJob.objects.filter(state=FineTuneState.RUNNING, heartbeat_at__lt=stale):
+        if FineTuneJob.objects.filter(pk=job.pk, state=FineTuneState.RUNNING, claim_token=job.claim_token).update(
+                state=FineTuneState.INTERRUPTED, claim_token="", finished_at=now,
+                message="The training worker stopped. Resume continues from the last checkpoint."):
+            job.refresh_from_db()
+            interrupted.append(job.pk)
+            events.job_changed(job)
+    lost = now - timedelta(seconds=settings.JOB_RESEND_QUEUED_AFTER)
+    for job in FineTuneJob.objects.filter(state=FineTuneState.QUEUED, enqueued_at__lt=lost):
+        if FineTuneJob.objects.filter(pk=job.pk, state=FineTuneState.QUEUED, enqueued_at=job.enqueued_at).update(
+                enqueued_at=now):
+            from worker.tasks import run_finetune
+
+            run_finetune.delay(str(job.pk))
+    return interrupted
+
+
+def activate(version) -> None:
+    """Make `version` the one inference workers use (they switch before their next job)."""
+    registry.activate_version(version)
+    events.versions_changed()
+
+
+# --------------------------------------------------------------------------------------
+# Running a job
 
 
 def run_job(job_id: str) -> None:
-    """Train one queued job to a candidate model version. Claimed once; cancel and crashes recorded."""
-    claimed = FineTuneJob.objects.filter(pk=job_id, status=FineTuneJob.Status.QUEUED).update(
-        status=FineTuneJob.Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now(),
-        worker=socket.gethostname(), message="Preparing the dataset.")
-    if not claimed:
-        return
-    job = FineTuneJob.objects.select_related("dataset", "base_version").get(pk=job_id)
-    FineTuneJob.objects.filter(pk=job.pk).update(attempts=job.attempts + 1)
+    """Train one queued job into a candidate model version: claimed once, heartbeaten, cancellable."""
+    job = jobs.claim(FineTuneJob, job_id)
+    if job is None:
+        return  # not queued: a second delivery, a cancelled job, or one already running elsewhere
+    FineTuneJob.objects.filter(pk=job.pk).update(worker=socket.gethostname(), message="Preparing the photos.")
+    job.refresh_from_db()
     events.job_changed(job)
     try:
-        JobRunner(job).run()
+        with jobs.Heartbeat(job, interval=settings.JOB_HEARTBEAT_INTERVAL):
+            JobRunner(job).run()
     except Exception as exc:
-        log.exception("fine-tune job %s failed", job.pk)
-        FineTuneJob.objects.filter(pk=job.pk, status=FineTuneJob.Status.RUNNING).update(
-            status=FineTuneJob.Status.FAILED, message=f"Training failed: {exc}", finished_at=timezone.now())
-        job.refresh_from_db()
-        events.job_changed(job)
+        log.exception("fine-tuning job %s failed", job.pk)
+        _end(job, FineTuneState.FAILED, f"Training failed: {exc}")
+
+
+def _end(job: FineTuneJob, state: str, message: str, **fields) -> bool:
+    """Record how a claimed job ended; False when its claim was lost meanwhile (marked interrupted)."""
+    ended = FineTuneJob.objects.filter(pk=job.pk, state=FineTuneState.RUNNING, claim_token=job.claim_token).update(
+        state=state, message=message[:500], finished_at=timezone.now(), claim_token="", **fields)
+    job.refresh_from_db()
+    events.job_changed(job)
+    return bool(ended)
 
 
 class JobRunner:
-    """Everything one training run needs: local folders, progress persistence, results."""
+    """One training session of a job: local folders, progress persistence, the resulting version."""
 
     def __init__(self, job: FineTuneJob):
         self.job = job
         self.run_dir = Path(settings.TRAINING_DIR) / str(job.pk)
-        self.last_save = 0.0
+        self.last_save = self.last_cancel_check = 0.0
+        self.pushed_step = -1  # the newest loss point already pushed to the admin pages
 
     def run(self) -> None:
         from colorizer.evaluate import evaluate
         from colorizer.train import TrainConfig, train
 
         job = self.job
-        train_dir, val_dir = self.prepare_data()
+        train_dir, val_dir = self.prepare_photos()
         base_weights = self.fetch_base_weights()
         self.fetch_checkpoint()
         config = TrainConfig(
             train_dir=str(train_dir), val_dir=str(val_dir), out_dir=str(self.run_dir / "run"),
-            init_generator=str(base_weights) if base_weights else None,
-            l1_epochs=job.l1_epochs, gan_epochs=job.gan_epochs, batch_size=job.batch_size, lr=job.learning_rate,
-            lambda_l1=job.lambda_l1, image_size=job.image_size, seed=job.created_at.microsecond,
-            device=settings.COLORIZER_DEVICE, num_workers=settings.FINETUNE_LOADER_WORKERS, resume=True,
-            show_progress=False, **settings.FINETUNE_EXTRA_CONFIG,
+            init_generator=str(base_weights), l1_epochs=job.l1_epochs, gan_epochs=job.gan_epochs,
+            batch_size=job.batch_size, lr=job.learning_rate, lambda_l1=job.lambda_l1, image_size=job.image_size,
+            seed=int(job.pk.int % 2**31), device=settings.COLORIZER_DEVICE, num_workers=settings.FINETUNE_LOADER_WORKERS,
+            resume=True, progress_bar=False, **settings.FINETUNE_TRAIN_OPTIONS,
         )
-        self.update(message="Training.")
+        self.say("Training.")
         result = train(config, on_progress=self.on_progress, should_stop=self.should_stop)
         if result.cancelled:
-            self.finish(FineTuneJob.Status.CANCELLED, "Cancelled. Resume continues from the last checkpoint.")
+            _end(job, FineTuneState.CANCELLED, "Cancelled. Resume continues from the last checkpoint.")
             return
 
-        self.update(message="Evaluating the candidate on the held-out photos.")
-        candidate = evaluate(result.generator_path, str(val_dir), fid=settings.FINETUNE_EVAL_FID,
-                             render_size=job.image_size)
-        comparison = {"candidate": candidate}
-        if job.base_version is not None and base_weights is not None:
-            comparison["base"] = evaluate(str(base_weights), str(val_dir), fid=settings.FINETUNE_EVAL_FID,
-                                          render_size=job.image_size)
-            comparison["base_version"] = job.base_version.number
-
+        self.say("Scoring the candidate and its base on the held-out photos.")
+        options = dict(fid=settings.FINETUNE_EVAL_FID, render_size=job.image_size, device=settings.COLORIZER_DEVICE)
+        candidate = evaluate(result.generator_path, str(val_dir), **options)["model"]
+        base = evaluate(str(base_weights), str(val_dir), **options)["model"]
+        comparison = {"photos": len(os.listdir(val_dir)), "candidate": candidate, "base": base,
+                      "base_version": job.base_version.number if job.base_version else None}
         with open(result.generator_path, "rb") as weights, open(result.sample_grid, "rb") as grid:
             version = registry.register_version(
-                File(weights, name="generator.safetensors"),
-                name=f"Fine-tuned on {job.dataset.name}",
-                base_version=job.base_version,
-                metrics=candidate,
-                history=result.history,
-                sample_grid=File(grid, name="samples.png"),
-                notes=(f"Dataset {job.dataset.name} ({job.dataset.image_count} photos); "
-                       f"{job.l1_epochs} L1 + {job.gan_epochs} GAN epochs, batch {job.batch_size}, "
-                       f"lr {job.learning_rate:g}, lambda {job.lambda_l1:g}, size {job.image_size}."),
-            )
-        FineTuneJob.objects.filter(pk=job.pk).update(result_version=version, comparison=comparison)
-        self.finish(FineTuneJob.Status.SUCCEEDED, f"Finished: candidate version v{version.number} is ready to activate.")
+                File(weights, name="generator.safetensors"), name=f"Fine-tuned on {job.dataset.name}",
+                base_version=job.base_version, metrics=candidate, history=result.history,
+                sample_grid=File(grid, name="samples.png"), notes=self.recipe())
+        FineTuneJob.objects.filter(pk=job.pk).update(comparison=comparison)
+        if _end(job, FineTuneState.DONE, f"Finished: v{version.number} is ready to compare and activate.",
+                result_version=version):
+            events.versions_changed()
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
-    # -- data ------------------------------------------------------------------------
+    def recipe(self) -> str:
+        job = self.job
+        return (f"Dataset {job.dataset.name} ({job.dataset.image_count:,} photos, {job.val_split:.0%} held out); "
+                f"{job.l1_epochs} L1 + {job.gan_epochs} GAN epochs, batch {job.batch_size}, lr {job.learning_rate:g}, "
+                f"lambda {job.lambda_l1:g}, {job.image_size} px; from v{job.base_version.number}.")
 
-    def prepare_data(self) -> tuple[Path, Path]:
-        """Local train/ and val/ folders of links (server folders) or copies (stored photos)."""
-        dataset = self.job.dataset
-        manifest = read_manifest(dataset)
+    # -- photos, weights, checkpoints: local copies of what lives in storage ----------
+
+    def prepare_photos(self) -> tuple[Path, Path]:
+        """Local train/ and val/ folders: links to a server folder's files, or copies of stored photos."""
+        manifest = read_manifest(self.job.dataset)
         photos = sorted(manifest["photos"])
         random.Random(str(self.job.pk)).shuffle(photos)  # the same split on every resume
-        val_count = max(1, round(len(photos) * self.job.val_split)) if len(photos) > 1 else 0
-        splits = {"val": photos[:val_count], "train": photos[val_count:] or photos}
+        val_count = min(len(photos) - 1, max(1, round(len(photos) * self.job.val_split)))
+        splits = {"val": photos[:val_count], "train": photos[val_count:]}
         folders = {}
         for split, names in splits.items():
-            folder = self.run_dir / "data" / split
-            folders[split] = folder
-            if folder.exists() and len(os.listdir(folder)) == len(names):
-                continue  # already prepared by an earlier attempt
+            folder = folders[split] = self.run_dir / "photos" / split
+            if folder.is_dir() and len(os.listdir(folder)) == len(names):
+                continue  # prepared by an earlier session of this job
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
             for index, name in enumerate(names):
@@ -249,41 +280,48 @@ class JobRunner:
                 if manifest["source"] == Dataset.Source.FOLDER:
                     target.symlink_to(Path(manifest["folder"]) / name)
                 else:
-                    with default_storage.open(name, "rb") as source, open(target, "wb") as out:
-                        shutil.copyfileobj(source, out)
+                    with default_storage.open(name, "rb") as source:
+                        _copy_atomically(source, target)
         return folders["train"], folders["val"]
 
-    def fetch_base_weights(self) -> Path | None:
+    def fetch_base_weights(self) -> Path:
         version = self.job.base_version
         if version is None:
-            return None
-        target = self.run_dir / "base.safetensors"
+            raise ValueError("its base model version was deleted")
+        target = self.run_dir / f"base-v{version.number}.safetensors"
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with version.weights.open("rb") as source, open(target, "wb") as out:
-                shutil.copyfileobj(source, out)
+            with version.weights.open("rb") as source:
+                _copy_atomically(source, target)
         return target
 
     def fetch_checkpoint(self) -> None:
-        """Bring the last checkpoint back from storage (the job may resume on another machine)."""
+        """Bring the last checkpoint back from storage: the job may resume on another machine."""
         prefix = self.job.checkpoint_prefix
         local = self.run_dir / "run" / "checkpoints"
-        if not prefix or local.exists():
+        if not prefix or local.is_dir():
             return
-        local.mkdir(parents=True)
+        incoming = local.with_name("checkpoints.incoming")
+        shutil.rmtree(incoming, ignore_errors=True)
+        incoming.mkdir(parents=True)
         _, files = default_storage.listdir(prefix)
         for name in files:
-            with default_storage.open(f"{prefix}/{name}", "rb") as source, open(local / name, "wb") as out:
+            with default_storage.open(f"{prefix}/{name}", "rb") as source, open(incoming / name, "wb") as out:
                 shutil.copyfileobj(source, out)
+        incoming.rename(local)  # complete or absent, never half there
 
     def store_checkpoint(self, checkpoint_dir: str) -> None:
-        prefix = f"finetune/{self.job.pk}/checkpoint"
-        _delete_storage_tree(prefix)
+        """Copy the checkpoint to storage, then point the job at it (the old one is removed after)."""
+        stamp = int(time.time() * 1000)
+        prefix = f"finetune/{self.job.pk}/checkpoint-{stamp}"
         for path in sorted(Path(checkpoint_dir).iterdir()):
             if path.is_file():
                 with open(path, "rb") as handle:
                     default_storage.save(f"{prefix}/{path.name}", File(handle))
+        previous = self.job.checkpoint_prefix
         FineTuneJob.objects.filter(pk=self.job.pk).update(checkpoint_prefix=prefix)
+        self.job.checkpoint_prefix = prefix
+        if previous:
+            _delete_storage_tree(previous)
 
     # -- progress --------------------------------------------------------------------
 
@@ -293,56 +331,74 @@ class JobRunner:
             self.record_losses(event)
             if time.monotonic() - self.last_save < PROGRESS_SAVE_INTERVAL_S:
                 return
-        if kind == "epoch":
-            if event.get("checkpoint"):
-                self.store_checkpoint(event["checkpoint"])
+        elif kind == "epoch":
+            self.record_losses(event)
+            self.store_checkpoint(event["checkpoint"])
             self.job.epoch_history = [*self.job.epoch_history, _epoch_summary(event)]
             if event.get("sample_grid"):
-                with open(event["sample_grid"], "rb") as handle:
-                    if self.job.sample_grid:
-                        self.job.sample_grid.delete(save=False)
-                    name = f"{self.job.pk}-{event['stage']}-{event['epoch']:03d}.png"
-                    self.job.sample_grid.save(name, File(handle), save=False)
-        self.job.progress = _progress_summary(event)
+                self.store_sample_grid(event)
+        elif kind not in ("done", "cancelled"):
+            return
+        if kind in ("done", "cancelled"):
+            if event.get("checkpoint"):
+                self.store_checkpoint(event["checkpoint"])
+        else:
+            self.job.progress = _progress_summary(event)
         self.last_save = time.monotonic()
         FineTuneJob.objects.filter(pk=self.job.pk).update(
             progress=self.job.progress, loss_history=self.job.loss_history, epoch_history=self.job.epoch_history,
-            sample_grid=self.job.sample_grid.name or "", heartbeat_at=timezone.now())
-        events.job_progress(self.job, latest_losses=self.job.loss_history[-1:] if kind == "step" else [])
+            sample_grid=self.job.sample_grid.name or "")
+        fresh = [point for point in self.job.loss_history if point["step"] > self.pushed_step]
+        if fresh:
+            self.pushed_step = fresh[-1]["step"]
+        events.job_progress(self.job, fresh)
 
     def record_losses(self, event: dict) -> None:
         point = {"step": event["global_step"], "stage": event["stage"], **event["losses"]}
         history = self.job.loss_history
-        history.append(point)
+        if history and history[-1]["step"] == point["step"]:
+            history[-1] = point
+        else:
+            history.append(point)
         if len(history) > LOSS_POINTS_KEPT:
-            self.job.loss_history = history[::2]  # thin evenly; the chart keeps its shape
+            self.job.loss_history = history[::2]
+
+    def store_sample_grid(self, event: dict) -> None:
+        previous = self.job.sample_grid.name
+        with open(event["sample_grid"], "rb") as handle:
+            name = f"{self.job.pk}-{event['stage']}-{event['epoch']:03d}.png"
+            self.job.sample_grid.save(name, File(handle), save=False)
+        if previous and previous != self.job.sample_grid.name:
+            default_storage.delete(previous)
 
     def should_stop(self) -> bool:
+        now = time.monotonic()
+        if now - self.last_cancel_check < CANCEL_POLL_INTERVAL_S:
+            return False
+        self.last_cancel_check = now
         return FineTuneJob.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
 
-    def update(self, **fields) -> None:
-        FineTuneJob.objects.filter(pk=self.job.pk).update(heartbeat_at=timezone.now(), **fields)
+    def say(self, message: str) -> None:
+        FineTuneJob.objects.filter(pk=self.job.pk).update(message=message)
         self.job.refresh_from_db()
         events.job_changed(self.job)
 
-    def finish(self, status: str, message: str) -> None:
-        FineTuneJob.objects.filter(pk=self.job.pk).update(status=status, message=message, finished_at=timezone.now(),
-                                                          heartbeat_at=timezone.now())
-        self.job.refresh_from_db()
-        events.job_changed(self.job)
+
+def _copy_atomically(source, target: Path) -> None:
+    """Copy a stored file to local disk so that a crash never leaves a truncated file under its name."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    with open(partial, "wb") as out:
+        shutil.copyfileobj(source, out)
+    os.replace(partial, target)
 
 
 def _progress_summary(event: dict) -> dict:
     keys = ("kind", "stage", "epoch", "epochs", "step", "steps_per_epoch", "global_step", "total_steps",
             "losses", "eta_seconds", "images_per_second", "val")
-    return {key: event[key] for key in keys if key in event}
+    return json.loads(json.dumps({key: event[key] for key in keys if key in event}))
 
 
 def _epoch_summary(event: dict) -> dict:
-    return {"stage": event.get("stage"), "epoch": event.get("epoch"), "global_step": event.get("global_step"),
-            "losses": event.get("losses", {}), "val": event.get("val", {})}
-
-
-def activate(version) -> None:
-    registry.activate_version(version)
-    events.versions_changed()
+    return {"stage": event["stage"], "epoch": event["epoch"], "epochs": event["epochs"],
+            "global_step": event["global_step"], "losses": event["losses"], "val": event.get("val", {})}

@@ -1,9 +1,209 @@
-from django.contrib import admin
+"""Model versions in the admin: compare a candidate with the active version, activate, roll back."""
 
+from django import forms
+from django.contrib import admin, messages
+from django.core.files.storage import default_storage
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from webapp.registry import services
 from webapp.registry.models import ModelVersion
+
+# The metrics shown side by side, from the engine's evaluate(): (key, label, better).
+METRICS = [
+    ("auc", "AuC of ab error (0-150)", "higher"),
+    ("ciede2000", "Colour error (CIEDE2000)", "lower"),
+    ("delta_e_ab", "Colour error (ΔE on ab)", "lower"),
+    ("psnr", "PSNR (dB)", "higher"),
+    ("ssim", "SSIM", "higher"),
+    ("colorfulness", "Colorfulness", "closer to ground truth"),
+    ("colorfulness_gap", "Colorfulness gap to ground truth", "closer to 0"),
+    ("fid", "FID", "lower"),
+]
+
+
+class ModelVersionUploadForm(forms.ModelForm):
+    """Add a version from a generator file trained elsewhere (safetensors: never unpickled)."""
+
+    weights = forms.FileField(help_text="A generator .safetensors file written by `python -m colorizer train` or "
+                                        "`export`. Pickled .pt/.pth files are refused.")
+
+    class Meta:
+        model = ModelVersion
+        fields = ["name", "weights", "notes"]
+
+    def clean_weights(self):
+        upload = self.cleaned_data["weights"]
+        from colorizer import Colorizer
+
+        try:
+            Colorizer.load(upload.read(), device="cpu")  # header, config and every tensor shape checked
+        except Exception as exc:
+            raise forms.ValidationError(f"This is not a usable colorizer generator file: {exc}") from exc
+        finally:
+            upload.seek(0)
+        return upload
 
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "is_active", "created_at", "base_version")
-    readonly_fields = ("config", "metrics", "history", "activated_at", "created_at")
+    change_form_template = "admin/registry/modelversion/change_form.html"
+    list_display = ("__str__", "active_badge", "auc", "colour_error", "colorfulness_gap", "fid", "base_version",
+                    "created_at", "activate_button")
+    readonly_fields = ("number", "name", "notes", "is_active", "activated_at", "created_at", "base_version",
+                       "weights_file", "architecture")
+    fields = readonly_fields
+
+    # -- list columns ------------------------------------------------------------------
+
+    @admin.display(description="active", boolean=True)
+    def active_badge(self, version: ModelVersion) -> bool:
+        return version.is_active
+
+    @admin.display(description="AuC")
+    def auc(self, version: ModelVersion) -> str:
+        return _number(version.metrics.get("auc"), 3)
+
+    @admin.display(description="colour error")
+    def colour_error(self, version: ModelVersion) -> str:
+        return _number(version.metrics.get("ciede2000"), 2)
+
+    @admin.display(description="colorfulness gap")
+    def colorfulness_gap(self, version: ModelVersion) -> str:
+        return _number(version.metrics.get("colorfulness_gap"), 1)
+
+    @admin.display(description="FID")
+    def fid(self, version: ModelVersion) -> str:
+        return _number(version.metrics.get("fid"), 1)
+
+    @admin.display(description="")
+    def activate_button(self, version: ModelVersion) -> str:
+        if version.is_active:
+            return "in use"
+        url = reverse("admin:registry_modelversion_activate", args=[version.pk])
+        # The rows sit inside the changelist's form (which carries the CSRF token): the button posts that
+        # form to the activate URL instead of nesting a form of its own.
+        label = "Roll back to this" if version.pk and self._is_older_than_active(version) else "Activate"
+        return format_html('<button type="submit" class="button" formaction="{}" formmethod="post">{}</button>',
+                           url, label)
+
+    @staticmethod
+    def _is_older_than_active(version: ModelVersion) -> bool:
+        return ModelVersion.objects.filter(is_active=True, number__gt=version.number).exists()
+
+    @admin.display(description="weights")
+    def weights_file(self, version: ModelVersion) -> str:
+        return version.weights.name
+
+    @admin.display(description="network")
+    def architecture(self, version: ModelVersion) -> str:
+        config = version.config or {}
+        return ", ".join(f"{key}={value}" for key, value in config.items() if key != "encoder_weights")
+
+    # -- adding: upload a generator file ---------------------------------------------
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ModelVersionUploadForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ("name", "weights", "notes") if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        version = services.register_version(form.cleaned_data["weights"], name=obj.name, notes=obj.notes)
+        obj.pk, obj.number = version.pk, version.number
+        messages.info(request, f"Added v{version.number}. It is not used until you activate it.")
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_active:
+            return False  # activate another version first
+        return super().has_delete_permission(request, obj)
+
+    # -- activation, rollback, files -----------------------------------------------------
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:version_id>/activate/", wrap(require_POST(self.activate_view)),
+                 name="registry_modelversion_activate"),
+            path("<int:version_id>/samples.png", wrap(self.samples_view), name="registry_modelversion_samples"),
+            *super().get_urls(),
+        ]
+
+    def activate_view(self, request, version_id):
+        version = get_object_or_404(ModelVersion, pk=version_id)
+        if not self.has_change_permission(request, version):
+            raise Http404
+        previous = services.active_version()
+        from webapp.finetune.services import activate
+
+        activate(version)
+        if previous and previous.number > version.number:
+            messages.success(request, f"Rolled back to v{version.number} (from v{previous.number}). "
+                                      "Workers switch before their next photo.")
+        else:
+            messages.success(request, f"v{version.number} is now active. Workers switch before their next photo.")
+        if request.POST.get("return_to") == "version":
+            return HttpResponseRedirect(reverse("admin:registry_modelversion_change", args=[version.pk]))
+        return HttpResponseRedirect(reverse("admin:registry_modelversion_changelist"))
+
+    def samples_view(self, request, version_id):
+        version = get_object_or_404(ModelVersion, pk=version_id)
+        if not version.sample_grid:
+            raise Http404("No sample grid.")
+        with default_storage.open(version.sample_grid.name, "rb") as handle:
+            response = HttpResponse(handle.read(), content_type="image/png")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        version = self.get_object(request, object_id)
+        extra = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        if version is not None:
+            extra.update(comparison_context(version))
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
+
+def comparison_context(version: ModelVersion) -> dict:
+    """The version's metrics beside the active version's (and, for a fine-tuned one, its base's on the
+    same held-out photos, which is the fair comparison)."""
+    active = services.active_version()
+    job = getattr(version, "trained_by", None)
+    comparison = job.comparison if job is not None else {}
+    columns = [("This version", version.metrics)]
+    if comparison.get("base"):
+        columns.append((f"Its base v{comparison.get('base_version')} on the same photos", comparison["base"]))
+    if active is not None and active.pk != version.pk:
+        columns.append((f"Active v{active.number} (its own evaluation)", active.metrics))
+    rows = [{"label": label, "better": better, "values": [_number(metrics.get(key), 3) for _, metrics in columns]}
+            for key, label, better in METRICS if any(key in metrics for _, metrics in columns)]
+    return {
+        "version": version,
+        "active": active,
+        "columns": [title for title, _ in columns],
+        "metric_rows": rows,
+        "trained_by": job,
+        "sample_grid_url": (reverse("admin:registry_modelversion_samples", args=[version.pk])
+                            if version.sample_grid else ""),
+        "activate_url": reverse("admin:registry_modelversion_activate", args=[version.pk]),
+        "history": version.history,
+        "is_rollback": active is not None and active.number > version.number,
+    }
+
+
+def _number(value, digits: int) -> str:
+    if value is None:
+        return "—"
+    try:
+        return f"{float(value):.{digits}f}"
+    except (TypeError, ValueError):
+        return str(value)

@@ -1,0 +1,188 @@
+"""Fine-tuning for real: a Celery worker trains a tiny model on CPU, staff watch it live, and the
+new version colorizes once activated, without restarting the inference worker."""
+
+import io
+import threading
+
+import numpy as np
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+from django.urls import reverse
+from PIL import Image
+
+from tests.finetune.integration.conftest import make_job
+from tests.webapp import samples
+from tests.webapp.conftest import upload
+from tests.webapp.harness import wait_for, worker_in_thread
+from tests.webapp.test_consumers import session_headers
+from webapp.asgi import application
+from webapp.finetune import services
+from webapp.finetune.models import FineTuneJob, FineTuneState
+from webapp.photos import services as photos
+from webapp.photos.models import Colorization
+from webapp.registry.loader import get_colorizer
+from webapp.registry.models import ModelVersion
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def state_of(job) -> str:
+    return FineTuneJob.objects.get(pk=job.pk).state
+
+
+@pytest.mark.asyncio
+async def test_a_fine_tune_through_a_real_worker_makes_a_version_that_loads_and_colorizes(
+        staff_user, dataset, base_version, quick_training, shared_redis):
+    job = await sync_to_async(make_job)(dataset, base_version, staff_user)
+    headers = await sync_to_async(session_headers)(staff_user)
+    socket = WebsocketCommunicator(application, f"/ws/admin/finetune/{job.pk}/", headers=headers)
+    assert (await socket.connect())[0]
+    assert (await socket.receive_json_from())["type"] == "finetune.snapshot"
+
+    with worker_in_thread(shared_redis, queues=["training"]):
+        await sync_to_async(services.start_job)(job)  # outside a transaction: the task goes out at once
+        await sync_to_async(wait_for)(lambda: state_of(job) in ("done", "failed"), timeout=240,
+                                      message="the fine-tune to finish")
+
+    job = await sync_to_async(FineTuneJob.objects.select_related("result_version").get)(pk=job.pk)
+    assert job.state == FineTuneState.DONE, job.message
+    version = job.result_version
+    assert not version.is_active and version.base_version_id == base_version.pk
+    assert {"auc", "ciede2000", "psnr", "colorfulness_gap"} <= set(version.metrics)
+    assert set(job.comparison) >= {"candidate", "base"} and job.comparison["photos"] == 2
+    assert [epoch["stage"] for epoch in job.epoch_history] == ["l1", "gan"]
+    assert version.sample_grid and len(version.history) == 2
+
+    events = []
+    while not await socket.receive_nothing(timeout=0.2):
+        events.append(await socket.receive_json_from())
+    await socket.disconnect()
+    assert {event["job"]["progress"].get("stage") for event in events} >= {"l1", "gan"}
+    assert any(event["losses"] for event in events)  # the live chart got points
+    assert events[-1]["job"]["state"] == "done" and events[-1]["job"]["result_version_url"]
+
+    def colorize_with_the_new_version():
+        colorizer = get_colorizer(version)
+        gray = Image.fromarray(np.tile(np.arange(80, dtype=np.uint8) * 3, (60, 1)), "L")
+        return colorizer.colorize(gray)
+
+    result = await sync_to_async(colorize_with_the_new_version)()
+    assert (result.mode, result.size) == ("RGB", (80, 60))
+
+
+def test_activation_switches_what_a_running_inference_worker_uses(alice, staff_user, base_version, shared_redis):
+    from tests.factories import register_tiny_model
+
+    candidate = register_tiny_model(name="Candidate", activate=False, seed=7)
+    admin = Client()
+    admin.force_login(staff_user)
+    photo = photos.accept_upload(alice, upload(samples.gray_jpeg(96, 64)))  # its task goes out on commit
+    first = photo.colorizations.get()
+
+    with worker_in_thread(shared_redis):
+        wait_for(lambda: Colorization.objects.get(pk=first.pk).state == "done", timeout=60, message="first photo")
+        admin.post(reverse("admin:registry_modelversion_activate", args=[candidate.pk]))  # the worker keeps running
+        second = photos.request_colorization(photo, render_size=256, seed=5)
+        wait_for(lambda: Colorization.objects.get(pk=second.pk).state == "done", timeout=60, message="second photo")
+
+    assert Colorization.objects.get(pk=first.pk).model_version == base_version
+    assert Colorization.objects.get(pk=second.pk).model_version == candidate
+
+
+def test_cancel_stops_within_a_few_steps_and_resume_continues_from_the_checkpoint(
+        staff_user, dataset, base_version, quick_training):
+    job = make_job(dataset, base_version, staff_user, l1_epochs=1, gan_epochs=10)
+    total = FineTuneJob.objects.get(pk=job.pk)
+    runner = threading.Thread(target=services.run_job, args=[str(job.pk)])
+    runner.start()
+    wait_for(lambda: FineTuneJob.objects.get(pk=job.pk).progress.get("global_step", 0) >= 4, timeout=120,
+             message="training to get going")
+
+    services.request_cancel(FineTuneJob.objects.get(pk=job.pk))
+    runner.join(timeout=60)
+
+    job.refresh_from_db()
+    assert job.state == FineTuneState.CANCELLED and job.can_resume
+    stopped_at = job.progress["global_step"]
+    assert stopped_at < job.progress["total_steps"]
+    assert job.checkpoint_prefix
+
+    assert services.resume_job(job)
+    services.run_job(str(job.pk))
+
+    job.refresh_from_db()
+    assert job.state == FineTuneState.DONE, job.message
+    assert job.attempts == 2
+    steps = [point["step"] for point in job.loss_history]
+    assert steps == sorted(set(steps)) and steps[-1] == job.progress["total_steps"]
+    assert min(steps) == 1 and any(step > stopped_at for step in steps)  # one continuous run of steps
+    assert total.pk == job.pk and ModelVersion.objects.filter(pk=job.result_version_id).exists()
+
+
+def test_a_job_whose_worker_died_is_shown_interrupted_and_can_be_resumed(staff_user, dataset, base_version, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from webapp.core import jobs
+
+    job = make_job(dataset, base_version, staff_user)
+    claimed = jobs.claim(FineTuneJob, job.pk)
+    FineTuneJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10),
+                                                 checkpoint_prefix=f"finetune/{job.pk}/checkpoint-1")
+    assert claimed is not None and state_of(job) == "running"
+
+    assert services.mark_interrupted_jobs() == [job.pk]
+
+    job.refresh_from_db()
+    assert job.state == FineTuneState.INTERRUPTED and "last checkpoint" in job.message
+    assert job.can_resume and not job.can_cancel
+    assert services.resume_job(job)
+    assert state_of(job) == "queued"
+    assert services.mark_interrupted_jobs() == []  # a queued job is not touched
+
+
+def test_a_training_worker_killed_mid_job_leaves_it_interrupted_and_resume_finishes_it(
+        staff_user, dataset, base_version, private_redis, tmp_path, media_storage, settings):
+    import json
+
+    from tests.webapp.harness import WorkerProcess, celery_broker, worker_env
+
+    settings.FINETUNE_STALLED_AFTER = 2
+    job = make_job(dataset, base_version, staff_user, l1_epochs=1, gan_epochs=12)
+    env = worker_env(private_redis.url, media_storage, tmp_path, JOB_HEARTBEAT_INTERVAL="0.2",
+                     TRAINING_DIR=str(tmp_path / "training"), FINETUNE_EVAL_FID="0", FINETUNE_LOADER_WORKERS="0",
+                     FINETUNE_TRAIN_OPTIONS=json.dumps({"log_every": 1, "val_images": 4, "sample_count": 2}))
+    with celery_broker(private_redis.url):
+        services.start_job(job)
+
+    first = WorkerProcess(env, tmp_path / "trainer-1.log", "--hostname", "first@%h", queues="training")
+    try:
+        wait_for(lambda: FineTuneJob.objects.get(pk=job.pk).checkpoint_prefix, timeout=120,
+                 message="the first epoch's checkpoint")
+    finally:
+        first.kill()
+    job.refresh_from_db()
+    assert job.state == FineTuneState.RUNNING  # nobody told the database
+
+    wait_for(lambda: services.mark_interrupted_jobs(), timeout=10, message="the reaper to notice")
+    job.refresh_from_db()
+    assert job.state == FineTuneState.INTERRUPTED
+    killed_at = job.progress["global_step"]
+
+    with celery_broker(private_redis.url):
+        assert services.resume_job(job)
+    second = WorkerProcess(env, tmp_path / "trainer-2.log", "--hostname", "second@%h", queues="training")
+    try:
+        wait_for(lambda: state_of(job) in ("done", "failed"), timeout=240, message="the resumed job to finish")
+    finally:
+        second.stop()
+
+    job.refresh_from_db()
+    assert job.state == FineTuneState.DONE, f"{job.message}\n{second.output()}"
+    assert job.attempts == 2 and job.result_version is not None
+    steps = [point["step"] for point in job.loss_history]
+    assert steps == sorted(set(steps)) and min(steps) == 1  # the first session's steps were kept, not redone
+    assert killed_at < job.progress["global_step"] == job.progress["total_steps"]

@@ -1,0 +1,238 @@
+"""The admin pages for datasets, fine-tuning jobs and model versions: staff only, and they do what they say."""
+
+import io
+import pickle
+import uuid
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, transaction
+from django.test import Client
+from django.urls import reverse
+
+from tests.finetune.conftest import colour_zip
+from tests.factories import register_tiny_model, tiny_generator_bytes
+from webapp.finetune import services
+from webapp.finetune.models import Dataset, FineTuneJob, FineTuneState
+from webapp.registry.models import ModelVersion
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def dataset(staff_user):
+    dataset = Dataset(name="Holidays", source=Dataset.Source.ARCHIVE, created_by=staff_user)
+    dataset.archive.save("upload.zip", ContentFile(colour_zip(4)), save=False)
+    dataset.save()
+    services.check_dataset(str(dataset.pk))
+    dataset.refresh_from_db()
+    return dataset
+
+
+@pytest.fixture
+def job(dataset, base_version, staff_user):
+    return FineTuneJob.objects.create(dataset=dataset, base_version=base_version, created_by=staff_user,
+                                      image_size=64, batch_size=2, l1_epochs=1, gan_epochs=1)
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def every_url(dataset, job, version) -> list[tuple[str, str]]:
+    return [
+        ("get", reverse("admin:finetune_dataset_changelist")),
+        ("get", reverse("admin:finetune_dataset_add")),
+        ("get", reverse("admin:finetune_dataset_change", args=[dataset.pk])),
+        ("get", reverse("admin:finetune_dataset_thumbnail", args=[dataset.pk, 0])),
+        ("post", reverse("admin:finetune_dataset_delete", args=[dataset.pk])),
+        ("get", reverse("admin:finetune_finetunejob_changelist")),
+        ("get", reverse("admin:finetune_finetunejob_add")),
+        ("get", reverse("admin:finetune_finetunejob_change", args=[job.pk])),
+        ("post", reverse("admin:finetune_finetunejob_cancel", args=[job.pk])),
+        ("post", reverse("admin:finetune_finetunejob_resume", args=[job.pk])),
+        ("get", reverse("admin:finetune_finetunejob_samples", args=[job.pk])),
+        ("get", reverse("admin:registry_modelversion_changelist")),
+        ("get", reverse("admin:registry_modelversion_add")),
+        ("get", reverse("admin:registry_modelversion_change", args=[version.pk])),
+        ("post", reverse("admin:registry_modelversion_activate", args=[version.pk])),
+        ("get", reverse("admin:registry_modelversion_samples", args=[version.pk])),
+    ]
+
+
+def test_it_refuses_every_page_and_action_to_non_staff(stranger, dataset, job, base_version):
+    other = register_tiny_model(name="Other", activate=False)
+    client = signed_in(stranger)
+
+    for method, url in every_url(dataset, job, other):
+        response = getattr(client, method)(url)
+        assert response.status_code == 403, url
+
+    other.refresh_from_db()
+    job.refresh_from_db()
+    assert not other.is_active and job.state == FineTuneState.QUEUED and Dataset.objects.filter(pk=dataset.pk).exists()
+
+
+def test_it_sends_anonymous_visitors_to_the_login_page(dataset, job, base_version):
+    for method, url in every_url(dataset, job, base_version):
+        response = getattr(Client(), method)(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"], url
+
+
+def test_staff_upload_a_dataset_and_its_check_is_queued(staff_user, sent_finetune_tasks,
+                                                        django_capture_on_commit_callbacks):
+    upload = SimpleUploadedFile("holidays.zip", colour_zip(3), "application/zip")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in(staff_user).post(reverse("admin:finetune_dataset_add"),
+                                              {"name": "Holidays", "archive": upload, "folder": ""})
+
+    assert response.status_code == 302
+    dataset = Dataset.objects.get()
+    assert (dataset.source, dataset.status, dataset.created_by) == (Dataset.Source.ARCHIVE, "pending", staff_user)
+    assert sent_finetune_tasks == [("check_dataset", str(dataset.pk))]
+
+
+def test_the_dataset_page_shows_counts_reasons_and_thumbnails(staff_user, dataset):
+    response = signed_in(staff_user).get(reverse("admin:finetune_dataset_change", args=[dataset.pk]))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "4 photos ready" in page
+    assert page.count(f"/admin/finetune/dataset/{dataset.pk}/thumbnail/") == 4
+    thumbnail = signed_in(staff_user).get(reverse("admin:finetune_dataset_thumbnail", args=[dataset.pk, 0]))
+    assert thumbnail.status_code == 200 and thumbnail["Content-Type"] == "image/jpeg"
+
+
+def test_staff_start_a_job_that_is_queued_for_the_training_worker(staff_user, dataset, base_version,
+                                                                  sent_finetune_tasks,
+                                                                  django_capture_on_commit_callbacks):
+    recipe = {"dataset": dataset.pk, "base_version": base_version.pk, "l1_epochs": 1, "gan_epochs": 2,
+              "batch_size": 4, "learning_rate": "0.0001", "lambda_l1": "100", "val_split": "0.25", "image_size": 64}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in(staff_user).post(reverse("admin:finetune_finetunejob_add"), recipe)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    job = FineTuneJob.objects.get()
+    assert (job.state, job.gan_epochs, job.base_version, job.created_by) == ("queued", 2, base_version, staff_user)
+    assert sent_finetune_tasks == [("run_finetune", str(job.pk))]
+
+
+def test_the_job_form_checks_the_recipe(staff_user, dataset, base_version):
+    recipe = {"dataset": dataset.pk, "base_version": base_version.pk, "l1_epochs": 0, "gan_epochs": 0,
+              "batch_size": 4, "learning_rate": "0.5", "lambda_l1": "100", "val_split": "0.9", "image_size": 50}
+
+    response = signed_in(staff_user).post(reverse("admin:finetune_finetunejob_add"), recipe)
+
+    page = response.content.decode()
+    assert response.status_code == 200 and not FineTuneJob.objects.exists()
+    assert "Train for at least one epoch" in page
+    assert "learning rate between 0 and 0.01" in page
+    assert "at most half of the photos" in page
+    assert "a multiple of 32" in page
+
+
+def test_the_job_page_follows_the_job_live(staff_user, job):
+    response = signed_in(staff_user).get(reverse("admin:finetune_finetunejob_change", args=[job.pk]))
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert f'data-socket-path="/ws/admin/finetune/{job.pk}/"' in page
+    assert 'id="job-state"' in page and "finetune-job.js" in page
+    assert "Cancel training" in page
+
+
+def test_cancelling_a_queued_job_stops_it_at_once(staff_user, job):
+    response = signed_in(staff_user).post(reverse("admin:finetune_finetunejob_cancel", args=[job.pk]))
+
+    job.refresh_from_db()
+    assert response.status_code == 302
+    assert (job.state, job.cancel_requested) == (FineTuneState.CANCELLED, True)
+
+
+def test_resuming_a_cancelled_job_queues_it_again(staff_user, job, sent_finetune_tasks,
+                                                  django_capture_on_commit_callbacks):
+    services.request_cancel(job)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        signed_in(staff_user).post(reverse("admin:finetune_finetunejob_resume", args=[job.pk]))
+
+    job.refresh_from_db()
+    assert (job.state, job.cancel_requested) == (FineTuneState.QUEUED, False)
+    assert sent_finetune_tasks == [("run_finetune", str(job.pk))]
+
+
+def test_activating_a_version_makes_it_the_only_active_one(staff_user, base_version):
+    candidate = register_tiny_model(name="Candidate", activate=False, seed=1)
+
+    response = signed_in(staff_user).post(reverse("admin:registry_modelversion_activate", args=[candidate.pk]))
+
+    assert response.status_code == 302
+    assert list(ModelVersion.objects.filter(is_active=True)) == [candidate]
+
+
+def test_rolling_back_is_one_action_from_the_version_list(staff_user, base_version):
+    candidate = register_tiny_model(name="Candidate", activate=True, seed=1)
+    client = signed_in(staff_user)
+
+    page = client.get(reverse("admin:registry_modelversion_changelist")).content.decode()
+    assert "Roll back to this" in page
+    client.post(reverse("admin:registry_modelversion_activate", args=[base_version.pk]))
+
+    assert list(ModelVersion.objects.filter(is_active=True)) == [base_version]
+    candidate.refresh_from_db()
+    assert not candidate.is_active
+
+
+def test_the_database_allows_one_active_version_at_most(base_version):
+    other = register_tiny_model(name="Other", activate=False, seed=1)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ModelVersion.objects.filter(pk=other.pk).update(is_active=True)
+
+
+def test_the_version_page_shows_candidate_and_active_metrics_side_by_side(staff_user, base_version):
+    ModelVersion.objects.filter(pk=base_version.pk).update(metrics={"auc": 0.89, "fid": 40.0})
+    candidate = register_tiny_model(name="Candidate", activate=False, seed=1)
+    ModelVersion.objects.filter(pk=candidate.pk).update(metrics={"auc": 0.91, "fid": 30.0})
+
+    page = signed_in(staff_user).get(reverse("admin:registry_modelversion_change", args=[candidate.pk])).content.decode()
+
+    assert "Active v1" in page and "0.910" in page and "0.890" in page
+    assert "Activate v2" in page
+
+
+def test_uploaded_weights_become_an_inactive_version(staff_user, base_version):
+    upload = SimpleUploadedFile("mine.safetensors", tiny_generator_bytes(seed=3))
+
+    response = signed_in(staff_user).post(reverse("admin:registry_modelversion_add"),
+                                          {"name": "From the lab", "weights": upload, "notes": ""})
+
+    assert response.status_code == 302
+    version = ModelVersion.objects.get(name="From the lab")
+    assert not version.is_active and version.config["base_width"] == 8
+
+
+def test_uploaded_weights_are_never_unpickled(staff_user, base_version, monkeypatch):
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('unpickled!')",))
+
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("pickle.loads was called"))
+    upload = SimpleUploadedFile("evil.safetensors", pickle.dumps(Boom()))
+
+    response = signed_in(staff_user).post(reverse("admin:registry_modelversion_add"),
+                                          {"name": "Evil", "weights": upload, "notes": ""})
+
+    assert response.status_code == 200
+    assert "not a usable colorizer generator file" in response.content.decode()
+    assert not ModelVersion.objects.filter(name="Evil").exists()
+
+
+def test_staff_see_404_for_a_job_that_does_not_exist(staff_user):
+    response = signed_in(staff_user).post(reverse("admin:finetune_finetunejob_cancel", args=[uuid.uuid4()]))
+    assert response.status_code == 404

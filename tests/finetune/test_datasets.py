@@ -1,0 +1,142 @@
+"""Checking datasets: what is kept, what is skipped and why, and what is refused outright."""
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from tests.finetune.conftest import colour_photo, colour_zip, gray_photo, make_zip
+from webapp.finetune import services
+from webapp.finetune.forms import DatasetForm
+from webapp.finetune.ingest import read_manifest
+from webapp.finetune.models import Dataset
+
+pytestmark = pytest.mark.django_db
+
+
+def archive_dataset(data: bytes, name: str = "Holidays") -> Dataset:
+    dataset = Dataset(name=name, source=Dataset.Source.ARCHIVE)
+    dataset.archive.save("upload.zip", ContentFile(data), save=False)
+    dataset.save()
+    return dataset
+
+
+def test_it_keeps_colour_photos_and_counts_what_it_skips():
+    dataset = archive_dataset(make_zip({
+        **{f"trip/{i}.jpg": colour_photo(i) for i in range(4)},
+        "trip/scan.png": colour_photo(9, format="PNG"),
+        "trip/grandpa.jpg": gray_photo(),
+        "trip/notes.txt": b"not a photo",
+        "trip/broken.jpg": colour_photo(5)[:200],
+        "trip/icon.jpg": colour_photo(6, size=32),
+        "__MACOSX/trip/._0.jpg": b"resource fork",
+    }))
+
+    services.check_dataset(str(dataset.pk))
+
+    dataset.refresh_from_db()
+    assert dataset.status == Dataset.Status.READY
+    assert (dataset.image_count, dataset.skipped_count) == (5, 5)
+    assert dataset.skipped_by_reason == {"already black-and-white": 1, "not a photo file": 1, "unreadable image": 1,
+                                         "smaller than 64 px": 1, "system file": 1}
+    assert {item["name"] for item in dataset.skipped_examples} >= {"trip/grandpa.jpg", "trip/notes.txt"}
+    assert len(dataset.thumbnails) == 5 and all(default_storage.exists(name) for name in dataset.thumbnails)
+    manifest = read_manifest(dataset)
+    assert len(manifest["photos"]) == 5 and all(default_storage.exists(name) for name in manifest["photos"])
+    assert all(name.startswith(f"datasets/{dataset.pk}/photos/") for name in manifest["photos"])
+    assert not dataset.archive  # the upload is deleted once its photos are stored
+
+
+@pytest.mark.parametrize("trap, reason", [
+    ({"../../etc/cron.d/evil.jpg": b"x"}, "escapes the dataset folder"),
+    ({"/etc/passwd": b"x"}, "absolute paths are not allowed"),
+    ({"bomb.jpg": b"\0" * (8 * 1024 * 1024)}, "zip bomb"),
+])
+def test_it_refuses_a_trap_archive_and_stores_nothing(trap, reason):
+    dataset = archive_dataset(make_zip({"ok/0.jpg": colour_photo(0), **trap}))
+
+    services.check_dataset(str(dataset.pk))
+
+    dataset.refresh_from_db()
+    assert dataset.status == Dataset.Status.FAILED
+    assert reason in dataset.message
+    assert not default_storage.exists(f"datasets/{dataset.pk}")
+
+
+def test_it_refuses_an_archive_without_colour_photos():
+    dataset = archive_dataset(make_zip({"a.jpg": gray_photo(), "b.txt": b"hello"}))
+
+    services.check_dataset(str(dataset.pk))
+
+    dataset.refresh_from_db()
+    assert dataset.status == Dataset.Status.FAILED
+    assert "no usable colour photos" in dataset.message and "already black-and-white" in dataset.message
+
+
+def test_it_refuses_a_file_that_is_not_a_zip():
+    dataset = archive_dataset(b"PK but not really a zip")
+
+    services.check_dataset(str(dataset.pk))
+
+    dataset.refresh_from_db()
+    assert dataset.status == Dataset.Status.FAILED and "not a readable .zip" in dataset.message
+
+
+def test_a_second_delivery_does_nothing():
+    dataset = archive_dataset(colour_zip(3))
+    services.check_dataset(str(dataset.pk))
+    dataset.refresh_from_db()
+    stamp = dataset.processed_at
+
+    services.check_dataset(str(dataset.pk))
+
+    dataset.refresh_from_db()
+    assert (dataset.status, dataset.processed_at, dataset.image_count) == (Dataset.Status.READY, stamp, 3)
+
+
+def test_a_server_folder_is_checked_in_place_without_following_links(settings, tmp_path):
+    root = tmp_path / "datasets"
+    folder = root / "archive-2024"
+    (folder / "sub").mkdir(parents=True)
+    for index in range(3):
+        (folder / "sub" / f"{index}.jpg").write_bytes(colour_photo(index))
+    (folder / "gray.jpg").write_bytes(gray_photo())
+    secret = tmp_path / "elsewhere.jpg"
+    secret.write_bytes(colour_photo(7))
+    (folder / "link.jpg").symlink_to(secret)
+    settings.DATASET_FOLDER_ROOTS = [str(root)]
+    dataset = Dataset.objects.create(name="Archive", source=Dataset.Source.FOLDER, folder=str(folder))
+
+    services.check_dataset(str(dataset.pk))
+
+    dataset.refresh_from_db()
+    assert dataset.status == Dataset.Status.READY
+    assert dataset.image_count == 3
+    assert dataset.skipped_by_reason == {"already black-and-white": 1, "link (not followed)": 1}
+    assert sorted(read_manifest(dataset)["photos"]) == ["sub/0.jpg", "sub/1.jpg", "sub/2.jpg"]
+    assert not default_storage.exists(f"datasets/{dataset.pk}/photos")  # nothing copied
+
+
+def test_the_form_refuses_a_folder_outside_the_allowed_roots(settings, tmp_path):
+    settings.DATASET_FOLDER_ROOTS = [str(tmp_path / "datasets")]
+    (tmp_path / "private").mkdir()
+
+    form = DatasetForm(data={"name": "Sneaky", "folder": str(tmp_path / "private")})
+
+    assert not form.is_valid()
+    assert "outside the folders datasets may come from" in str(form.errors["folder"])
+
+
+def test_the_form_refuses_a_trap_archive_before_it_is_stored():
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("set.zip", make_zip({"../evil.jpg": colour_photo(0)}), "application/zip")
+    form = DatasetForm(data={"name": "Trap"}, files={"archive": upload})
+
+    assert not form.is_valid()
+    assert "escapes the dataset folder" in str(form.errors["archive"])
+
+
+def test_the_form_needs_exactly_one_source():
+    form = DatasetForm(data={"name": "Nothing"})
+    assert not form.is_valid()
+    assert "either a .zip archive or a server folder" in str(form.errors)
