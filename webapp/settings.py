@@ -263,6 +263,7 @@ DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 20 * 1024**3)  # an archive's t
 DATASET_MAX_PHOTO_BYTES = env_int("DATASET_MAX_PHOTO_BYTES", 50 * 1024**2)  # one photo in a dataset
 TRAINING_DIR = Path(os.environ.get("TRAINING_DIR", VAR_DIR / "training"))  # a training worker's local scratch
 FINETUNE_LOADER_WORKERS = env_int("FINETUNE_LOADER_WORKERS", 2)  # photo-decoding processes while training
+FINETUNE_CACHE_BYTES = env_int("FINETUNE_CACHE_BYTES", 4 * 1024**3)  # memory for decoded photos kept across epochs
 FINETUNE_EVAL_FID = env_bool("FINETUNE_EVAL_FID", True)  # score candidates with FID too (slower on a CPU)
 FINETUNE_STALLED_AFTER = env_float("FINETUNE_STALLED_AFTER", 120)  # no heartbeat this long: interrupted (s)
 # Extra colorizer.train.TrainConfig fields for every job, as JSON, e.g. {"compile": true} on a GPU.

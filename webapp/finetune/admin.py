@@ -58,6 +58,10 @@ class DatasetAdmin(admin.ModelAdmin):
         services.queue_dataset(obj)
         messages.info(request, "The photos are being checked by the training worker; this page shows the result.")
 
+    def response_add(self, request, obj, post_url_continue=None):
+        # Straight to the dataset's page, which shows the check as it happens.
+        return HttpResponseRedirect(reverse("admin:finetune_dataset_change", args=[obj.pk]))
+
     def delete_model(self, request, obj):
         services.delete_dataset(obj)
 
@@ -102,8 +106,8 @@ class FineTuneJobAdmin(admin.ModelAdmin):
     list_filter = ("state",)
     recipe = ("dataset", "base_version", "l1_epochs", "gan_epochs", "batch_size", "learning_rate", "lambda_l1",
               "val_split", "image_size")
-    status_fields = ("state", "message", "attempts", "worker", "created_by", "created_at", "started_at",
-                     "heartbeat_at", "finished_at")
+    # State, message and progress live in the page's live panel; these are what does not change.
+    status_fields = ("created_by", "created_at", "attempts", "worker")
 
     def get_fields(self, request, obj=None):
         return self.recipe if obj is None else self.recipe + self.status_fields
@@ -133,6 +137,10 @@ class FineTuneJobAdmin(admin.ModelAdmin):
         obj.save()
         services.start_job(obj)
         messages.info(request, "The job is queued for the training worker. This page follows it live.")
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # Straight to the job's page, which follows the training live.
+        return HttpResponseRedirect(reverse("admin:finetune_finetunejob_change", args=[obj.pk]))
 
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.state in (FineTuneState.QUEUED, FineTuneState.RUNNING):

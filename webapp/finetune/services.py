@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import random
 import shutil
@@ -223,13 +224,14 @@ class JobRunner:
         train_dir, val_dir = self.prepare_photos()
         base_weights = self.fetch_base_weights()
         self.fetch_checkpoint()
-        config = TrainConfig(
+        options = dict(
             train_dir=str(train_dir), val_dir=str(val_dir), out_dir=str(self.run_dir / "run"),
             init_generator=str(base_weights), l1_epochs=job.l1_epochs, gan_epochs=job.gan_epochs,
             batch_size=job.batch_size, lr=job.learning_rate, lambda_l1=job.lambda_l1, image_size=job.image_size,
-            seed=int(job.pk.int % 2**31), device=settings.COLORIZER_DEVICE, num_workers=settings.FINETUNE_LOADER_WORKERS,
-            resume=True, progress_bar=False, **settings.FINETUNE_TRAIN_OPTIONS,
+            seed=int(job.pk.int % 2**31), device=settings.COLORIZER_DEVICE, num_workers=loader_workers(),
+            cache_images=self.cache_photos(len(os.listdir(train_dir))), resume=True, progress_bar=False,
         )
+        config = TrainConfig(**{**options, **settings.FINETUNE_TRAIN_OPTIONS})  # operators may override any field
         self.say("Training.")
         result = train(config, on_progress=self.on_progress, should_stop=self.should_stop)
         if result.cancelled:
@@ -252,6 +254,13 @@ class JobRunner:
                 result_version=version):
             events.versions_changed()
         shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def cache_photos(self, count: int) -> bool | None:
+        """Decode the photos once and keep them in memory when they fit in FINETUNE_CACHE_BYTES (the
+        engine decides on a GPU); otherwise every epoch decodes them again."""
+        if count * 3 * self.job.image_size**2 <= settings.FINETUNE_CACHE_BYTES:
+            return True
+        return None
 
     def recipe(self) -> str:
         job = self.job
@@ -382,6 +391,12 @@ class JobRunner:
         FineTuneJob.objects.filter(pk=self.job.pk).update(message=message)
         self.job.refresh_from_db()
         events.job_changed(self.job)
+
+
+def loader_workers() -> int:
+    """Photo-decoding processes for training. A Celery prefork child is daemonic and may not start
+    any, so it decodes in-process (once, when the photos are cached in memory)."""
+    return 0 if multiprocessing.current_process().daemon else settings.FINETUNE_LOADER_WORKERS
 
 
 def _copy_atomically(source, target: Path) -> None:

@@ -123,6 +123,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         obj.pk, obj.number = version.pk, version.number
         messages.info(request, f"Added v{version.number}. It is not used until you activate it.")
 
+    def response_add(self, request, obj, post_url_continue=None):
+        return HttpResponseRedirect(reverse("admin:registry_modelversion_change", args=[obj.pk]))
+
     def has_delete_permission(self, request, obj=None):
         if obj is not None and obj.is_active:
             return False  # activate another version first
@@ -182,7 +185,7 @@ def comparison_context(version: ModelVersion) -> dict:
     columns = [("This version", version.metrics)]
     if comparison.get("base"):
         columns.append((f"Its base v{comparison.get('base_version')} on the same photos", comparison["base"]))
-    if active is not None and active.pk != version.pk:
+    if active is not None and active.pk not in (version.pk, version.base_version_id if comparison.get("base") else None):
         columns.append((f"Active v{active.number} (its own evaluation)", active.metrics))
     rows = [{"label": label, "better": better, "values": [_number(metrics.get(key), 3) for _, metrics in columns]}
             for key, label, better in METRICS if any(key in metrics for _, metrics in columns)]

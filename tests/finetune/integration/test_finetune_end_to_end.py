@@ -153,7 +153,8 @@ def test_a_training_worker_killed_mid_job_leaves_it_interrupted_and_resume_finis
     settings.FINETUNE_STALLED_AFTER = 2
     job = make_job(dataset, base_version, staff_user, l1_epochs=1, gan_epochs=12)
     env = worker_env(private_redis.url, media_storage, tmp_path, JOB_HEARTBEAT_INTERVAL="0.2",
-                     TRAINING_DIR=str(tmp_path / "training"), FINETUNE_EVAL_FID="0", FINETUNE_LOADER_WORKERS="0",
+                     TRAINING_DIR=str(tmp_path / "training"), FINETUNE_EVAL_FID="0",
+                     FINETUNE_LOADER_WORKERS="2",  # a prefork child must decode in-process regardless
                      FINETUNE_TRAIN_OPTIONS=json.dumps({"log_every": 1, "val_images": 4, "sample_count": 2}))
     with celery_broker(private_redis.url):
         services.start_job(job)
