@@ -38,7 +38,7 @@ from scripts.model_pipeline.recipes import Recipe, split_seconds, tiny
 NEEDED_MODULES = ("kornia", "kornia_rs", "efficientnet_lite_pytorch")  # missing on the device: carried as wheels
 FINAL_RESERVE = 10.0  # seconds kept back for the summary at the very end
 WEIGHTS_RESERVE = 8.0  # seconds a row that returns weights keeps after training: export, split, tar
-PREDICTIONS_RESERVE = 20.0  # ... one that returns predictions: colorize and encode every val photo, tar
+PREDICTIONS_RESERVE = 15.0  # ... one that returns predictions: colorize and encode every val photo, tar
 PREDICTION_QUALITIES = (90, 85, 80, 75, 70)  # JPEG quality of the predictions: the first whose tar fits
 TAR_BYTES = RETURN_FILE_BYTES - 256 * 1024  # a row's tar stays this far under the per-file limit
 PREDICTION_BATCH = 64

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.metadata
 import io
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -81,7 +82,7 @@ def make_pack(out: Path, train_dir: Path, val_dir: Path, image_size: int = 256, 
         raise ValueError(f"no colour photos: train {train_scan.summary()}; val {val_scan.summary()}")
     check_unique_keys(train_scan.paths, train_dir)
     check_unique_keys(val_scan.paths, val_dir)
-    with ProcessPoolExecutor(workers) as pool:
+    with encoding_pool(workers) as pool:
         gray = list(pool.map(encode_gray, [(p, image_size, val_quality) for p in val_scan.paths], chunksize=16))
         write_files(out / "val_gray", val_scan.paths, val_dir, [data for data, _ in gray])
         manifest["val_gray"] = {"count": len(gray), "bytes": folder_bytes(out / "val_gray"), "quality": val_quality,
@@ -113,6 +114,27 @@ def make_pack(out: Path, train_dir: Path, val_dir: Path, image_size: int = 256, 
     if reserve + folder_bytes(out) > cap:
         raise ValueError(f"the pack came out at {folder_bytes(out) / MiB:.1f} MiB, over its budget")
     return manifest
+
+
+class InProcess:
+    """One worker: the jobs run here, in order (no processes to start)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def map(self, function, jobs, chunksize=1):
+        return map(function, jobs)
+
+
+def encoding_pool(workers: int):
+    """Processes that encode photos. Started with spawn, not fork: a fork of a process whose
+    threads (torch's, a test runner's) hold locks can leave the pool waiting forever."""
+    if workers <= 1:
+        return InProcess()
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 def prepare_folder(out: Path) -> None:

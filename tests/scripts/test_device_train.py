@@ -59,8 +59,8 @@ def test_returned_weights_join_into_a_generator_that_names_its_recipe(device_run
 
 
 def test_each_row_and_stage_gets_its_share_of_the_time_left():
-    assert split_seconds(100, [0.38, 0.29, 0.33]) == pytest.approx(38)
-    assert split_seconds(100, [0.29, 0.33]) == pytest.approx(100 * 0.29 / 0.62)  # what row 2 left over flows on
+    assert split_seconds(100, [0.40, 0.28, 0.32]) == pytest.approx(40)
+    assert split_seconds(100, [0.28, 0.32]) == pytest.approx(100 * 0.28 / 0.60)  # what row 2 left over flows on
     assert split_seconds(-5, [1.0]) == 0.0
 
 
@@ -114,3 +114,39 @@ def test_weight_parts_join_back_and_a_damaged_one_is_caught(tmp_path):
 
 def test_nothing_is_installed_when_every_module_imports(tmp_path):
     assert ensure_packages(tmp_path) is None  # no wheels needed here: kornia and friends are installed
+
+
+def test_the_whole_run_keeps_its_budget_each_stage_stopping_at_its_share(pack, tmp_path, monkeypatch):
+    """With training faked as "step until told to stop", only the clock decides: rows and stages get
+    their shares of the time left and the run ends within the budget."""
+    import time
+
+    import colorizer.train
+    from colorizer.checkpoint import save_generator
+    from scripts.model_pipeline import device_train
+    from tests.colorizer.conftest import TINY, tiny_generator
+
+    def step_until_stopped(config, on_progress=None, should_stop=None):
+        steps = 0
+        while not should_stop():
+            time.sleep(0.01)
+            steps += 1
+        path = f"{config.out_dir}/generator.safetensors"
+        save_generator(path, tiny_generator().state_dict(), TINY.to_dict())
+        return colorizer.train.TrainResult(generator_path=path, history=[], val_metrics={}, sample_grid=None,
+                                           curves=None, checkpoint_dir="", cancelled=True, global_step=steps)
+
+    monkeypatch.setattr(colorizer.train, "train", step_until_stopped)
+    monkeypatch.setattr(device_train, "FINAL_RESERVE", 0.3)
+    monkeypatch.setattr(device_train, "WEIGHTS_RESERVE", 0.3)
+    monkeypatch.setattr(device_train, "PREDICTIONS_RESERVE", 0.6)
+    started = time.monotonic()
+    summary = device_train.train_rows(pack[0], tmp_path / "out", RECIPES, budget_seconds=6.0, tiny_run=True,
+                                      work=tmp_path / "work", started=started)
+    assert time.monotonic() - started < 6.0 and summary["problems"] == []
+    stages = [stage for row in summary["rows"].values() for stage in row["stages"]]
+    assert len(stages) == 5 and all(stage["stopped_at_deadline"] for stage in stages)
+    assert all(abs(stage["seconds"] - stage["budget_seconds"]) < 0.3 for stage in stages)
+    row2, row3, row4 = summary["rows"].values()
+    assert row2["budget_seconds"] == pytest.approx((6.0 - 0.3) * 0.40, abs=0.2)
+    assert row4["stages"][0]["budget_seconds"] > row4["stages"][1]["budget_seconds"]  # 65% / 35%
