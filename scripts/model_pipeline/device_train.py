@@ -140,11 +140,10 @@ def run_row(recipe: Recipe, pack: Path, manifest: dict, out: Path, work: Path, d
     for index, stage in enumerate(recipe.stages):
         now = time.monotonic()
         reserve = WEIGHTS_RESERVE if recipe.returns_weights else PREDICTIONS_RESERVE
-        stage_end = now + split_seconds(row_deadline - reserve - now,
-                                        [s.share for s in recipe.stages[index:]])
+        stage_end = now + split_seconds(row_deadline - reserve - now, [s.share for s in recipe.stages[index:]])
+        stage_dir = row_dir / stage_folder(index, stage.kind)
         config = TrainConfig(
-            train_dir=str(pack / "train"), val_dir=str(pack / "val_watch"), out_dir=str(row_dir / stage_folder(index,
-                                                                                                         stage.kind)),
+            train_dir=str(pack / "train"), val_dir=str(pack / "val_watch"), out_dir=str(stage_dir),
             max_images=recipe.max_images, image_size=image_size,
             generator=GeneratorConfig.from_dict(generator), init_generator=generator_path,
             l1_epochs=stage.epochs if stage.kind == "l1" else 0, gan_epochs=stage.epochs if stage.kind == "gan" else 0,
