@@ -2,6 +2,7 @@
 
     python -m colorizer train --train-dir photos/train --out-dir runs/unet --gan-epochs 20
     python -m colorizer eval --weights runs/unet/generator.safetensors --data photos/val --baseline gray
+    python -m colorizer eval --predictions runs/unet/predictions --data photos/val    # images made elsewhere
     python -m colorizer colorize old.jpg colour.jpg [--weights W] [--render-size 256] [--seed 7]
     python -m colorizer bench [--quick]
     python -m colorizer export --checkpoint runs/unet/checkpoints --out model.safetensors
@@ -24,8 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     add_train_arguments(commands.add_parser("train", help="train a generator (resumes from --out-dir)"))
 
-    evaluate = commands.add_parser("eval", help="score a generator on a folder of colour photos")
-    evaluate.add_argument("--weights", required=True, help="generator .safetensors")
+    evaluate = commands.add_parser("eval", help="score a generator (or its predictions) on a folder of colour photos")
+    scored = evaluate.add_mutually_exclusive_group(required=True)
+    scored.add_argument("--weights", help="generator .safetensors")
+    scored.add_argument("--predictions", help="folder or tar of colorized images named as the photos of --data "
+                                              "(their a/b is scored with each photo's own L)")
     evaluate.add_argument("--data", required=True, help="folder tree of colour photos")
     evaluate.add_argument("--baseline", choices=["gray"], default=None, help="score a baseline beside the model")
     evaluate.add_argument("--json", dest="json_out", help="also write the results to this JSON file")
@@ -130,10 +134,15 @@ def run_train(args) -> int:
 
 
 def run_eval(args) -> int:
-    from colorizer.evaluate import evaluate, format_table
+    from colorizer.evaluate import evaluate, evaluate_predictions, format_table
 
-    result = evaluate(args.weights, args.data, baseline=args.baseline, fid=not args.no_fid, limit=args.limit,
-                      render_size=args.render_size, batch_size=args.batch_size, device=args.device, progress=True)
+    if args.predictions:
+        result = evaluate_predictions(args.predictions, args.data, baseline=args.baseline, fid=not args.no_fid,
+                                      limit=args.limit, batch_size=args.batch_size, device=args.device, progress=True)
+    else:
+        result = evaluate(args.weights, args.data, baseline=args.baseline, fid=not args.no_fid, limit=args.limit,
+                          render_size=args.render_size, batch_size=args.batch_size, device=args.device,
+                          progress=True)
     print(format_table(result))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=1))

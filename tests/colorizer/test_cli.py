@@ -72,3 +72,15 @@ def test_missing_arguments_are_usage_errors(argv):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2
+
+
+def test_eval_scores_a_folder_of_predictions(tmp_path, photo_folder):
+    for path in sorted(photo_folder.rglob("*.png")):
+        target = tmp_path / "predictions" / path.relative_to(photo_folder).with_suffix(".jpg")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.open(path).save(target, quality=90)
+    done = cli("eval", "--predictions", tmp_path / "predictions", "--data", photo_folder, "--baseline", "gray",
+               "--no-fid", "--json", tmp_path / "scores.json")
+    assert done.returncode == 0, done.stderr
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert scores["images"] == 10 and scores["model"]["auc"] > 0.95 > scores["gray"]["auc"]

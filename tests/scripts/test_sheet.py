@@ -1,0 +1,40 @@
+"""`default_model.py sheet`: real B&W photos beside their colorizations, small enough for the model card."""
+
+from PIL import Image
+
+from colorizer.checkpoint import save_generator
+from scripts import default_model
+from scripts.model_pipeline.sheet import GUTTER, MARGIN, make_sheet
+from tests.colorizer.conftest import TINY, tiny_generator
+
+
+def tiny_weights(path):
+    save_generator(path, tiny_generator().state_dict(), TINY.to_dict())
+    return path
+
+
+def test_sheet_sets_each_photo_beside_its_colorization(photo_tree, tmp_path):
+    weights = tiny_weights(tmp_path / "tiny.safetensors")
+    report = make_sheet(weights, photo_tree / "bw", tmp_path / "sheet.png", height=60, columns=2, device="cpu")
+    assert "3 photos, 60 px high" in report
+    with Image.open(tmp_path / "sheet.png") as sheet:
+        assert sheet.mode == "RGB" and sheet.height == 2 * (60 + MARGIN) + MARGIN  # 3 pairs in rows of 2
+        first_pair = 90 + GUTTER + 90  # 90x60 photos stay 90x60
+        assert sheet.width >= MARGIN + first_pair + MARGIN
+
+
+def test_sheet_shrinks_until_it_fits(photo_tree, tmp_path):
+    weights = tiny_weights(tmp_path / "tiny.safetensors")
+    report = make_sheet(weights, photo_tree / "bw", tmp_path / "sheet.png", height=120, max_bytes=8_000, device="cpu")
+    assert "120 px" not in report and (tmp_path / "sheet.png").stat().st_size <= 8_000
+
+
+def test_sheet_command_line(photo_tree, tmp_path, capsys):
+    weights = tiny_weights(tmp_path / "tiny.safetensors")
+    assert default_model.main(["sheet", "--weights", str(weights), "--samples", str(photo_tree / "bw"), "--out",
+                               str(tmp_path / "s.png"), "--height", "48", "--device", "cpu"]) == 0
+    assert "s.png: 3 photos" in capsys.readouterr().out
+    (tmp_path / "empty").mkdir()
+    assert default_model.main(["sheet", "--weights", str(weights), "--samples", str(tmp_path / "empty"), "--out",
+                               str(tmp_path / "t.png")]) == 2
+    assert "no images" in capsys.readouterr().err
