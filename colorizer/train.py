@@ -19,6 +19,7 @@ import contextlib
 import copy
 import json
 import math
+import os
 import random
 import shutil
 import time
@@ -79,6 +80,7 @@ class TrainConfig:
     num_workers: int = 4  # DataLoader processes decoding photos (when not cached)
     cache_images: bool | None = None  # decode once, keep on the device; None: on CUDA when it takes < 1/4 of memory
     resume: bool = True  # continue from out_dir/checkpoints when it holds a checkpoint; False starts over
+    checkpoint_every: int = 1  # epochs between checkpoints (the last epoch, a cancel and a max_steps stop always save)
     # reporting
     log_every: int = 10  # steps between log lines and "step" progress events
     val_images: int = 64  # validation photos scored at the end of each epoch
@@ -345,14 +347,16 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
                       "val": val, "seconds": round(time.perf_counter() - epoch_start, 3), "sample_grid": last_grid}
             state["history"].append(record)
             state.update(epoch=epoch + 1, step_in_epoch=0, epoch_sums=[0.0] * 4)
-            save_checkpoint(checkpoint_dir, model, ema, augment_rng, state, config)
+            checkpointed = (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == total_epochs
+            if checkpointed:  # a big U-Net's checkpoint takes seconds: a short GPU run may want fewer
+                save_checkpoint(checkpoint_dir, model, ema, augment_rng, state, config)
             curves_path = str(plot_curves(out_dir / "log.jsonl", out_dir / "curves.png", config.l1_epochs
                                           * steps_per_epoch))
             write_log(log, {"kind": "epoch", **record})
             eta = (total_steps - state["global_step"]) * (time.perf_counter() - session_start) / max(session_steps, 1)
             event = progress_event("epoch", stage, epoch, config, state, steps_per_epoch, total_steps,
                                    record["losses"], eta, steps_per_epoch * batch_size / max(record["seconds"], 1e-9))
-            notify({**event, "val": val, "sample_grid": last_grid, "checkpoint": str(checkpoint_dir)})
+            notify({**event, "val": val, "sample_grid": last_grid, **({"checkpoint": str(checkpoint_dir)} if checkpointed else {})})
     finally:
         bar.close()
         log.close()
@@ -390,11 +394,12 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
 
 def split_photos(config: TrainConfig) -> tuple[list[Path], list[Path], dict]:
     """(training photos, validation photos, a summary of what the scans skipped)."""
-    scan = scan_images(config.train_dir, limit=config.max_images, seed=config.seed)
+    workers = min(16, os.cpu_count() or 4)  # the scan decodes every photo once: use the machine
+    scan = scan_images(config.train_dir, limit=config.max_images, seed=config.seed, workers=workers)
     summary = {"train": scan.to_dict()}
     paths = list(scan.paths)
     if config.val_dir is not None:
-        val_scan = scan_images(config.val_dir, limit=config.val_images, seed=config.seed)
+        val_scan = scan_images(config.val_dir, limit=config.val_images, seed=config.seed, workers=workers)
         summary["val"] = val_scan.to_dict()
         val_paths = val_scan.paths
     else:

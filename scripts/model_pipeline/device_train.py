@@ -150,6 +150,7 @@ def run_row(recipe: Recipe, pack: Path, manifest: dict, out: Path, work: Path, d
             batch_size=stage.batch_size, lr=stage.lr, beta1=stage.beta1, lambda_l1=stage.lambda_l1,
             ema_decay=stage.ema_decay, max_steps=2 if tiny_run else None, seed=0, device=str(device),
             num_workers=num_workers, cache_images=True, resume=False, log_every=1 if tiny_run else 25,
+            checkpoint_every=stage.epochs,  # nothing resumes on the device: save once (a U-Net checkpoint is 655 MB)
             val_images=4 if tiny_run else 64, sample_count=2 if tiny_run else 6, progress_bar=False)
         reporter = Reporter(recipe.name, stage.kind)
         began = time.monotonic()

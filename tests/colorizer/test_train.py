@@ -129,3 +129,13 @@ def test_a_folder_without_colour_photos_is_a_clear_error(tmp_path):
 def test_image_size_must_suit_the_generator(photos, tmp_path):
     with pytest.raises(ValueError, match="multiple of 32"):
         train(tiny_config(photos, tmp_path / "out", image_size=48))
+
+
+def test_checkpoints_can_be_spaced_out_but_the_last_epoch_always_saves(photos, tmp_path):
+    events = []
+    train(tiny_config(photos, tmp_path, l1_epochs=1, gan_epochs=2, checkpoint_every=2), on_progress=events.append)
+
+    epochs = [event for event in events if event["kind"] == "epoch"]
+    assert ["checkpoint" in event for event in epochs] == [False, True, True]
+    state = json.loads((tmp_path / "checkpoints" / "state.json").read_text())
+    assert state["epoch"] == 3

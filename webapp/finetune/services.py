@@ -342,7 +342,8 @@ class JobRunner:
                 return
         elif kind == "epoch":
             self.record_losses(event)
-            self.store_checkpoint(event["checkpoint"])
+            if event.get("checkpoint"):
+                self.store_checkpoint(event["checkpoint"])
             self.job.epoch_history = [*self.job.epoch_history, _epoch_summary(event)]
             if event.get("sample_grid"):
                 self.store_sample_grid(event)
