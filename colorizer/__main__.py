@@ -96,6 +96,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gan-epochs", type=int, default=d.gan_epochs, help="stage 2: GAN + lambda * L1")
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument("--lr", type=float, default=d.lr)
+    parser.add_argument("--beta1", type=float, default=d.beta1, help="Adam momentum (the paper: 0.5)")
     parser.add_argument("--lambda-l1", type=float, default=d.lambda_l1)
     parser.add_argument("--gan-mode", choices=["vanilla", "lsgan", "hinge"], default=d.gan_mode)
     parser.add_argument("--ema-decay", type=float, default=d.ema_decay, help="0 turns the weight average off")
@@ -123,7 +124,7 @@ def run_train(args) -> int:
                                   dropout=args.dropout, encoder_weights=args.encoder_weights,
                                   decoder_widths=args.decoder_widths),
         init_generator=args.init_generator, l1_epochs=args.l1_epochs, gan_epochs=args.gan_epochs,
-        batch_size=args.batch_size, lr=args.lr, lambda_l1=args.lambda_l1, gan_mode=args.gan_mode,
+        batch_size=args.batch_size, lr=args.lr, beta1=args.beta1, lambda_l1=args.lambda_l1, gan_mode=args.gan_mode,
         ema_decay=args.ema_decay, max_steps=args.max_steps, seed=args.seed, device=args.device,
         compile=args.compile, num_workers=args.num_workers, cache_images=args.cache_images,
         resume=not args.no_resume, log_every=args.log_every, progress_bar=not args.no_progress)

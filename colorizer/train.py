@@ -39,7 +39,8 @@ from colorizer.checkpoint import load_generator, load_state, load_tensors, save_
 from colorizer.color import denormalize_ab, model_pair_to_rgb, rgb_to_model_pair
 from colorizer.data import Augmentation, TrainingPhotos, augment, cache_bytes, epoch_order, load_photo, scan_images
 from colorizer.inference import pick_device
-from colorizer.model import DiscriminatorConfig, GANLoss, GeneratorConfig, build_discriminator, build_generator
+from colorizer.model import (DiscriminatorConfig, GANLoss, GeneratorConfig, UNetGenerator, build_discriminator,
+                             build_generator)
 
 LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "G_L1")
 
@@ -77,6 +78,8 @@ class TrainConfig:
     seed: int = 0  # seeds initialisation, the split, shuffling, augmentation and dropout
     device: str = "auto"  # "auto" (CUDA when present), "cuda", "cuda:1", "cpu"
     compile: bool = False  # torch.compile both networks (CUDA; pays off on long runs)
+    channels_last: bool | None = None  # NHWC tensors; None: on CUDA, and on the CPU for pretrained encoders
+    #                                    (their depthwise convs train ~40% faster; the U-Net's do not)
     num_workers: int = 4  # DataLoader processes decoding photos (when not cached)
     cache_images: bool | None = None  # decode once, keep on the device; None: on CUDA when it takes < 1/4 of memory
     resume: bool = True  # continue from out_dir/checkpoints when it holds a checkpoint; False starts over
@@ -132,8 +135,11 @@ class Pix2Pix:
         cuda = device.type == "cuda"
         # bf16 autocast + channels_last on CUDA (fp32 on the CPU); False gives the plain fp32 baseline.
         self.mixed_precision = cuda if mixed_precision is None else mixed_precision and cuda
+        self.channels_last = config.channels_last
+        if self.channels_last is None:
+            self.channels_last = self.mixed_precision if cuda else not isinstance(generator, UNetGenerator)
         self.G, self.D = generator.to(device), discriminator.to(device)
-        if self.mixed_precision:
+        if self.channels_last:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
         self.G_forward = torch.compile(self.G) if config.compile and cuda else self.G
@@ -174,7 +180,7 @@ class Pix2Pix:
     def optimize(self, L: torch.Tensor, real_ab: torch.Tensor, adversarial: bool = True) -> torch.Tensor:
         """One step on a batch: L (B, 1, S, S), real ab (B, 2, S, S), both normalised.
         Returns the losses (4,) D_real, D_fake, G_GAN, G_L1 (zeros for D in stage 1), on the device."""
-        if self.mixed_precision:
+        if self.channels_last:
             L = L.contiguous(memory_format=torch.channels_last)
             real_ab = real_ab.contiguous(memory_format=torch.channels_last)
         with self.autocast():
