@@ -130,7 +130,8 @@ def run_train(args) -> int:
         resume=not args.no_resume, log_every=args.log_every, progress_bar=not args.no_progress)
     result = train(config)
     print(json.dumps({"generator": result.generator_path, "val": result.val_metrics, "curves": result.curves,
-                      "samples": result.sample_grid, "global_step": result.global_step}, indent=1))
+                      "samples": result.sample_grid, "global_step": result.global_step,
+                      "data": {name: scan["summary"] for name, scan in result.data.items()}}, indent=1))
     return 0
 
 

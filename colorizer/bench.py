@@ -8,7 +8,8 @@
 - CPU latency of one 256x256 forward pass of each generator.
 - End to end, decode -> colorize -> encode, of a 1024x768 and a 12 MP JPEG (a gray photo,
   and a colour photo that is reduced to its luminance), with the time split per phase.
-Weights are random: speed does not depend on them.
+Weights are random (speed does not depend on them), but the CPU figures also cover the
+shipped default model when colorizer/weights/default.safetensors is there.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ GENERATORS = {
     "EfficientNet-Lite0 U-Net": GeneratorConfig(arch="efficientnet_lite0"),
 }
 PHOTO_SIZES = {"1024x768": (1024, 768), "12 MP": (4000, 3000)}
+SHIPPED_WEIGHTS = Path(__file__).parent / "weights" / "default.safetensors"
 
 
 def run(quick: bool = False) -> dict:
@@ -70,6 +72,9 @@ def run(quick: bool = False) -> dict:
 
     print(f"\nCPU, one 256x256 forward pass ({torch.get_num_threads()} threads, median):")
     cpu_colorizers = {label: random_colorizer(config, "cpu") for label, config in GENERATORS.items()}
+    if SHIPPED_WEIGHTS.is_file():  # what a fresh install actually runs
+        shipped = Colorizer.load(SHIPPED_WEIGHTS, device="cpu")
+        cpu_colorizers[f"shipped ({shipped.config.arch})"] = shipped
     for label, colorizer in cpu_colorizers.items():
         seconds = forward_latency(colorizer, repeats=3 if quick else 10)
         figures[f"cpu_forward/{label}"] = seconds
@@ -98,7 +103,8 @@ def training_rate(config: GeneratorConfig, batch: int, device: torch.device, fas
     model = Pix2Pix(build_generator(config, load_pretrained=False), build_discriminator(DiscriminatorConfig()),
                     TrainConfig(generator=config, compile=compiled), device, mixed_precision=fast)
     if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = fast
+        torch.backends.cuda.matmul.allow_tf32 = fast  # fp32 means fp32: no TF32 matmuls or convolutions
+        torch.backends.cudnn.allow_tf32 = fast
         torch.backends.cudnn.benchmark = True
     images = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8, device=device)
     augmentation = Augmentation()

