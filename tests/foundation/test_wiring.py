@@ -70,25 +70,5 @@ def test_home_page_renders(client):
     assert b"black-and-white" in response.content
 
 
-@pytest.mark.integration
-def test_embedded_redis_starts_when_none_answers(tmp_path):
-    env = {"VAR_DIR": str(tmp_path), "PATH": "/nonexistent"}  # hide the system redis-server
-    port = subprocess.run([sys.executable, "scripts/localredis.py", "free-port"], cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout.strip()
-    url = f"redis://127.0.0.1:{port}/0"
-    assert subprocess.run([sys.executable, "scripts/localredis.py", "ping", url], cwd=ROOT).returncode == 1
-
-    started = subprocess.run([sys.executable, "scripts/localredis.py", "start", port], cwd=ROOT, env=env,
-                             capture_output=True, text=True)
-    assert started.returncode == 0, started.stderr
-    pidfile = Path(started.stdout.strip())
-    try:
-        assert subprocess.run([sys.executable, "scripts/localredis.py", "ping", url], cwd=ROOT).returncode == 0
-        assert pidfile.parent == tmp_path / "redis"
-    finally:
-        subprocess.run(["kill", pidfile.read_text().strip()])
-        time.sleep(0.2)
-
-
 def test_settings_default_to_a_local_redis():
     assert settings.REDIS_URL.startswith("redis://")
