@@ -29,7 +29,11 @@ RUN SECRET_KEY=build-only-$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
     DATABASE_URL=sqlite:////tmp/build.sqlite3 ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --noinput --verbosity 0
 
-RUN useradd --create-home --uid 1000 hue && mkdir -p /app/var && chown -R hue /app/var
+# Docker creates a missing mount point root-owned, and a new named volume takes its owner
+# from the folder it mounts over: made here, the media volume is writable by hue.
+RUN useradd --create-home --uid 1000 hue \
+    && mkdir -p /app/var/media /app/var/training \
+    && chown -R hue /app/var
 USER hue
 
 EXPOSE 8000

@@ -13,6 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = (ROOT / "requirements.txt").read_text().lower()
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
 # Executables the image gets from requirements.txt, and the package that provides each.
 PROVIDED_BY = {"gunicorn": "gunicorn", "celery": "celery", "python": None, "bash": None, "curl": None,
                "redis-server": None, "redis-cli": None, "pg_isready": None, "test": None}
@@ -58,6 +59,18 @@ def test_app_services_share_the_media_volume(compose):
     for name in ("web", "inference", "inference-cpu", "training"):
         volumes = [v if isinstance(v, str) else f"{v['source']}:{v['target']}" for v in compose["services"][name]["volumes"]]
         assert any(v.startswith("media:/app/var/media") for v in volumes), name
+
+
+def test_the_image_makes_the_folders_the_app_writes_for_its_user(compose):
+    # Docker creates a missing mount point owned by root, and the app runs as `hue`.
+    before_user = DOCKERFILE.split("\nUSER hue\n")[0]
+    created = {path for paths in re.findall(r"mkdir -p ((?:/\S+ ?)+)", before_user) for path in paths.split()}
+    owned = [Path(folder) for folder in re.findall(r"chown -R hue (/\S+)", before_user)]
+    app_services = [service for service in compose["services"].values() if "build" in service]
+    mount_points = {volume.split(":")[1] for service in app_services for volume in service["volumes"]}
+    for folder in mount_points | {"/app/var/training"}:  # and TRAINING_DIR, a training worker's scratch
+        assert folder in created, f"the Dockerfile does not create {folder}"
+        assert any(Path(folder).is_relative_to(owner) for owner in owned), f"{folder} is not chowned to hue"
 
 
 def test_inference_reserves_a_gpu_and_has_a_cpu_fallback(compose):
