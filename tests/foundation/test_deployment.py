@@ -15,7 +15,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = (ROOT / "requirements.txt").read_text().lower()
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
-SECRETS = {"SECRET_KEY": "x" * 60}
+SECRETS = {"SECRET_KEY": "x" * 60, "POSTGRES_PASSWORD": "test-password"}
 
 # Where the programs that commands start come from: Python packages pinned in
 # requirements.txt, Debian packages the Dockerfile installs, the base image of the
@@ -111,16 +111,39 @@ def app_services(compose) -> dict:
 
 
 def test_compose_file_is_valid_with_every_service(compose):
-    assert set(compose["services"]) == {"web", "inference", "inference-cpu", "training", "beat", "redis", "postgres"}
+    assert set(compose["services"]) == {"migrate", "web", "inference", "inference-cpu", "training", "beat",
+                                        "redis", "postgres"}
 
 
-def test_every_service_has_a_healthcheck(compose):
+@pytest.mark.parametrize("missing", sorted(SECRETS))
+def test_it_refuses_to_run_without_a_secret(compose_config, missing):
+    env = {**{k: v for k, v in os.environ.items() if k not in SECRETS}, **SECRETS}
+    del env[missing]
+
+    result = compose_config(env)
+
+    assert result.returncode != 0, f"config passed without {missing}"
+    assert f"set {missing}" in result.stderr
+
+
+def test_every_long_running_service_has_a_healthcheck(compose):
     for name, service in compose["services"].items():
-        assert "healthcheck" in service, f"{name} has no healthcheck"
+        if service.get("restart") != "no":
+            assert "healthcheck" in service, f"{name} has no healthcheck"
+
+
+def test_migrations_run_once_before_the_app_starts(compose):
+    migrate = compose["services"]["migrate"]
+    assert migrate["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert migrate["restart"] == "no", "a one-shot service must not be restarted"
+    assert set(migrate["depends_on"]) == {"redis", "postgres"}
+    for name, service in app_services(compose).items():
+        if name != "migrate":
+            assert service["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, name
 
 
 def test_app_services_share_the_media_volume(compose):
-    for name in ("web", "inference", "inference-cpu", "training"):
+    for name in ("migrate", "web", "inference", "inference-cpu", "training"):
         volumes = [v if isinstance(v, str) else f"{v['source']}:{v['target']}" for v in compose["services"][name]["volumes"]]
         assert any(v.startswith("media:/app/var/media") for v in volumes), name
 
