@@ -65,6 +65,15 @@ def test_production_profile_is_locked_down():
     ]
 
 
+def test_it_gives_up_on_an_unreachable_postgresql_within_seconds():
+    default = print_settings("s.DATABASES['default']['OPTIONS']['connect_timeout']", env_overrides=PRODUCTION)
+    custom = print_settings("s.DATABASES['default']['OPTIONS']['connect_timeout']",
+                            env_overrides={**PRODUCTION, "DB_CONNECT_TIMEOUT": "7"})
+
+    assert default.returncode == 0, default.stderr
+    assert (default.stdout.strip(), custom.stdout.strip()) == ("3", "7")
+
+
 def test_local_profile_defaults_to_sqlite_and_debug():
     result = print_settings("s.DEBUG, s.DATABASES['default']['ENGINE']", env_overrides={"APP_ENV": "local"})
 
