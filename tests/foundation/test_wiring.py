@@ -1,13 +1,11 @@
 """Celery, Channels and storage wiring."""
 
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import pytest
 from django.conf import settings
+
+from tests.foundation.profiles import PRODUCTION, print_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,12 +42,10 @@ def test_unit_tests_use_the_in_memory_channel_layer():
 
 
 def test_production_channel_layer_is_redis():
-    import importlib
+    result = print_settings("s.APP_ENV, s.CHANNEL_LAYERS['default']['BACKEND']", env_overrides=PRODUCTION)
 
-    import webapp.settings as project_settings
-
-    importlib.reload(project_settings)
-    assert project_settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["production", "channels_redis.core.RedisChannelLayer"]
 
 
 def test_files_are_reached_only_through_the_storage_api():
