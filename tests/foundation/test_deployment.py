@@ -218,6 +218,18 @@ def test_the_image_default_command_exists():
     check_command(command)
 
 
+def test_the_image_build_gives_collectstatic_settings_production_accepts(tmp_path):
+    # The Dockerfile's ENV (APP_ENV=production) with its collectstatic RUN, here.
+    run = re.search(r"^RUN (SECRET_KEY=(?:.*\\\n)+.*collectstatic.*)$", DOCKERFILE, flags=re.M).group(1)
+    script = run.replace("\\\n", " ").replace("collectstatic", "collectstatic --dry-run")
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "DEBUG")}
+
+    result = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**env, "APP_ENV": "production", "STATIC_ROOT": str(tmp_path / "static")})
+
+    assert result.returncode == 0, result.stderr
+
+
 def test_every_procfile_command_exists_in_the_project():
     for line in (ROOT / "Procfile").read_text().splitlines():
         name, _, command = line.partition(":")
