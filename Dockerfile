@@ -24,12 +24,17 @@ COPY templates ./templates
 COPY static ./static
 COPY scripts ./scripts
 
-# collectstatic needs settings but no secrets or database: give it throwaway values.
+# collectstatic needs settings but no secrets or database: give it throwaway values (a
+# PostgreSQL URL, as production requires, that it never connects to).
 RUN SECRET_KEY=build-only-$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n') \
-    DATABASE_URL=sqlite:////tmp/build.sqlite3 ALLOWED_HOSTS=localhost \
+    DATABASE_URL=postgres://build@127.0.0.1:1/build ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --noinput --verbosity 0
 
-RUN useradd --create-home --uid 1000 hue && mkdir -p /app/var && chown -R hue /app/var
+# Docker creates a missing mount point root-owned, and a new named volume takes its owner
+# from the folder it mounts over: made here, the media volume is writable by hue.
+RUN useradd --create-home --uid 1000 hue \
+    && mkdir -p /app/var/media /app/var/training \
+    && chown -R hue /app/var
 USER hue
 
 EXPOSE 8000

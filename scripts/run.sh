@@ -5,7 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
-mkdir -p var
+# Local state (database, media, Redis data, the beat schedule) in $VAR_DIR, default var/;
+# made absolute so that it names the same folder for every process and in the messages.
+mkdir -p "${VAR_DIR:-var}"
+VAR_DIR="$(cd "${VAR_DIR:-var}" && pwd)"
+export VAR_DIR
 
 export WEB_PORT="${WEB_PORT:-8000}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
@@ -15,7 +19,7 @@ if ! python scripts/localredis.py ping "$REDIS_URL"; then
   export LOCAL_REDIS_PORT
   export REDIS_URL="redis://127.0.0.1:${LOCAL_REDIS_PORT}/0"
   processes="redis $processes"
-  echo "No Redis answered; starting a local one at $REDIS_URL (data in var/redis)"
+  echo "No Redis answered; starting a local one at $REDIS_URL (data in $VAR_DIR/redis)"
 fi
 
 python manage.py migrate --noinput

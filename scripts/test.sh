@@ -10,10 +10,12 @@ bash scripts/system-test-deps.sh || exit 1
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 if ! python scripts/localredis.py ping "$REDIS_URL"; then
   port="$(python scripts/localredis.py free-port)"
+  # A throwaway Redis (no persistence, its own temporary folder): tests flush and fill it,
+  # and must never load or overwrite the data of the dev Redis that `make run` keeps in var/redis.
   pidfile="$(python scripts/localredis.py start "$port")" || exit 1
-  trap 'kill "$(cat "$pidfile")" 2>/dev/null' EXIT
+  trap 'kill "$(cat "$pidfile")" 2>/dev/null; rm -rf "$(dirname "$pidfile")"' EXIT
   export REDIS_URL="redis://127.0.0.1:${port}/0"
-  echo "No Redis answered; started a local one at $REDIS_URL for the tests"
+  echo "No Redis answered; started a throwaway one at $REDIS_URL for the tests"
 fi
 
 python -m pytest "$@"

@@ -54,8 +54,11 @@ def required_in_production(name: str, local_default: str) -> str:
 
 
 SECRET_KEY = required_in_production("SECRET_KEY", "local-insecure-key-do-not-use-in-production")
-if PRODUCTION and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("local-insecure")):
-    raise ImproperlyConfigured("SECRET_KEY must be a random string of at least 50 characters in production")
+# The rule of `check --deploy` (security.W009): long, and not one repeated character or two.
+if PRODUCTION and (len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("local-insecure")):
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be a random string of at least 50 characters, at least 5 of them different, in production"
+    )
 DEBUG = env_bool("DEBUG", not PRODUCTION)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", required_in_production("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver"))
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -111,11 +114,22 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------
 DATABASE_URL = required_in_production("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+if PRODUCTION and DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    # Web and workers write concurrently from several machines; SQLite (and anything
+    # untested) is for a laptop.
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be a PostgreSQL URL (postgres://...) when APP_ENV=production, "
+        f"not a {DATABASE_URL.split(':', 1)[0]!r} one"
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web and worker processes write concurrently; wait for the lock instead of failing, and
     # take the write lock when a transaction begins (a read lock cannot be upgraded while waiting).
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable server fails a connection within seconds instead of hanging requests,
+    # workers and the /healthz probe for the operating system's TCP timeout (minutes).
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DB_CONNECT_TIMEOUT", 3)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

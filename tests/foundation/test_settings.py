@@ -1,30 +1,8 @@
 """The production profile: refuses to start without secrets and passes `check --deploy`."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-STRONG_KEY = "k" * 20 + "3f9a0c2e7b1d4f6a8c0e2b4d6f8a1c3e5b7d9f0a2c4e6b8d"
-
-
-def run_manage(*args, env_overrides):
-    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "DEBUG")}
-    env.update(env_overrides)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
-
-
-def print_settings(expression: str, env_overrides) -> subprocess.CompletedProcess:
-    code = f"from django.conf import settings as s; print({expression})"
-    return run_manage("shell", "--no-imports", "-c", code, env_overrides=env_overrides)
-
-
-PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": STRONG_KEY, "ALLOWED_HOSTS": "photos.example.com",
-              "DATABASE_URL": "postgres://hue@127.0.0.1:5432/hue"}
+from tests.foundation.profiles import PRODUCTION, print_settings, run_manage
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"])
@@ -42,6 +20,22 @@ def test_production_refuses_a_weak_secret_key():
 
     assert result.returncode != 0
     assert "at least 50 characters" in result.stderr
+
+
+def test_production_refuses_a_long_secret_key_of_few_characters():
+    result = run_manage("check", env_overrides={**PRODUCTION, "SECRET_KEY": "abcd" * 20})
+
+    assert result.returncode != 0
+    assert "at least 5 of them different" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["sqlite:////tmp/hue.sqlite3", "mysql://hue:secret@db/hue"])
+def test_production_refuses_a_database_other_than_postgresql(url):
+    result = run_manage("check", env_overrides={**PRODUCTION, "DATABASE_URL": url})
+
+    assert result.returncode != 0
+    assert "DATABASE_URL must be a PostgreSQL URL" in result.stderr
+    assert "secret" not in result.stderr
 
 
 def test_production_profile_passes_check_deploy():
@@ -63,6 +57,15 @@ def test_production_profile_is_locked_down():
         "False", "True", "True", "True", "django.db.backends.postgresql",
         "whitenoise.storage.CompressedManifestStaticFilesStorage",
     ]
+
+
+def test_it_gives_up_on_an_unreachable_postgresql_within_seconds():
+    default = print_settings("s.DATABASES['default']['OPTIONS']['connect_timeout']", env_overrides=PRODUCTION)
+    custom = print_settings("s.DATABASES['default']['OPTIONS']['connect_timeout']",
+                            env_overrides={**PRODUCTION, "DB_CONNECT_TIMEOUT": "7"})
+
+    assert default.returncode == 0, default.stderr
+    assert (default.stdout.strip(), custom.stdout.strip()) == ("3", "7")
 
 
 def test_local_profile_defaults_to_sqlite_and_debug():

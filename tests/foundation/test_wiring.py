@@ -1,13 +1,11 @@
 """Celery, Channels and storage wiring."""
 
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import pytest
 from django.conf import settings
+
+from tests.foundation.profiles import PRODUCTION, print_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,12 +42,10 @@ def test_unit_tests_use_the_in_memory_channel_layer():
 
 
 def test_production_channel_layer_is_redis():
-    import importlib
+    result = print_settings("s.APP_ENV, s.CHANNEL_LAYERS['default']['BACKEND']", env_overrides=PRODUCTION)
 
-    import webapp.settings as project_settings
-
-    importlib.reload(project_settings)
-    assert project_settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["production", "channels_redis.core.RedisChannelLayer"]
 
 
 def test_files_are_reached_only_through_the_storage_api():
@@ -68,26 +64,6 @@ def test_home_page_renders(client):
     response = client.get("/")
     assert response.status_code == 200
     assert b"black-and-white" in response.content
-
-
-@pytest.mark.integration
-def test_embedded_redis_starts_when_none_answers(tmp_path):
-    env = {"VAR_DIR": str(tmp_path), "PATH": "/nonexistent"}  # hide the system redis-server
-    port = subprocess.run([sys.executable, "scripts/localredis.py", "free-port"], cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout.strip()
-    url = f"redis://127.0.0.1:{port}/0"
-    assert subprocess.run([sys.executable, "scripts/localredis.py", "ping", url], cwd=ROOT).returncode == 1
-
-    started = subprocess.run([sys.executable, "scripts/localredis.py", "start", port], cwd=ROOT, env=env,
-                             capture_output=True, text=True)
-    assert started.returncode == 0, started.stderr
-    pidfile = Path(started.stdout.strip())
-    try:
-        assert subprocess.run([sys.executable, "scripts/localredis.py", "ping", url], cwd=ROOT).returncode == 0
-        assert pidfile.parent == tmp_path / "redis"
-    finally:
-        subprocess.run(["kill", pidfile.read_text().strip()])
-        time.sleep(0.2)
 
 
 def test_settings_default_to_a_local_redis():

@@ -1,9 +1,17 @@
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib import auth
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from webapp.core import health
+
+# Parts of a check that can name hosts, users or databases (driver errors, worker host
+# names): shown only with DEBUG on or to staff. A probe needs no more than each check's ok.
+PRIVATE_FIELDS = ("error", "workers")
 
 
 def home(request):
@@ -26,11 +34,27 @@ def healthz(request):
     workers = health.check_workers() if redis["ok"] else {"ok": False, "error": "redis is down", "queues": {}}
     model = health.check_model() if database["ok"] else {"ok": False, "error": "database is down"}
     healthy = database["ok"] and redis["ok"]
-    body = {
-        "status": "ok" if healthy else "unavailable",
-        "database": database,
-        "redis": redis,
-        "workers": workers,
-        "model": model,
-    }
-    return JsonResponse(body, status=200 if healthy else 503)
+    checks = {"database": database, "redis": redis, "workers": workers, "model": model}
+    if not shows_details(request):
+        checks = {name: {k: v for k, v in check.items() if k not in PRIVATE_FIELDS} for name, check in checks.items()}
+    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+
+
+def shows_details(request) -> bool:
+    """DEBUG is on, or the caller is signed-in staff.
+
+    HealthCheckMiddleware answers before the session and authentication middleware run,
+    so the session is read here. A request without a session cookie costs no query; when
+    the session cannot be read (the database is down) the caller counts as anonymous.
+    """
+    if settings.DEBUG:
+        return True
+    user = getattr(request, "user", None)
+    if user is None:
+        engine = import_module(settings.SESSION_ENGINE)
+        request.session = engine.SessionStore(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+        try:
+            user = auth.get_user(request)
+        except Exception:  # any failure to read the session: the safe answer is "anonymous"
+            return False
+    return user.is_active and user.is_staff
