@@ -66,6 +66,14 @@ def test_it_names_the_size_of_an_image_over_the_pixel_limit():
     assert message == "This image is 9,000 × 6,000 pixels (54 megapixels); the limit is 50 megapixels."
 
 
+def test_pillows_own_guard_follows_a_raised_limit_and_never_drops_below_its_default(settings):
+    settings.UPLOAD_MAX_PIXELS = 300_000_000
+    assert Image.MAX_IMAGE_PIXELS == 300_000_000  # so the worker opens what the web app accepted
+
+    settings.UPLOAD_MAX_PIXELS = 5_000
+    assert Image.MAX_IMAGE_PIXELS == images.PILLOW_MAX_PIXELS
+
+
 def test_the_pixel_limit_is_configurable():
     assert "the limit is 5,000 pixels" in rejection(samples.gray_jpeg(96, 64), max_pixels=5000)
 

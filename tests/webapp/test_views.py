@@ -1,4 +1,5 @@
 import io
+import warnings
 
 import pytest
 from django.test import Client
@@ -85,6 +86,23 @@ def test_a_bad_file_gets_a_clear_message_and_stores_nothing(client, alice, media
     assert message in response.json()["error"]
     assert not Photo.objects.exists()
     assert not media_storage.exists() or not any(media_storage.rglob("*.*"))
+
+
+# Pillow still warns about the 400 MP file, which is over the app's limit too and refused anyway.
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_a_pixel_limit_raised_above_pillows_own_is_the_one_that_decides(client, alice, settings):
+    settings.UPLOAD_MAX_PIXELS = 300_000_000
+    client.force_login(alice)
+
+    over = post_file(client, samples.png_declaring(20000, 20000), name="huge.png")  # 400 MP, header only
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        under = post_file(client, samples.png_declaring(14000, 13000), name="big.png")  # 182 MP: 2x Pillow's default
+
+    assert over.json()["error"] == (
+        "This image is 20,000 × 20,000 pixels (400 megapixels); the limit is 300 megapixels.")
+    assert "damaged or incomplete" in under.json()["error"]  # past the pixel check; its pixel data is missing
+    assert not [warning for warning in caught if issubclass(warning.category, Image.DecompressionBombWarning)]
 
 
 def test_a_file_over_the_size_limit_is_refused(client, alice, settings):

@@ -27,6 +27,8 @@ PREVIEW_SIDE = 1600  # the compare slider on the detail page
 # scans of real black-and-white prints (spread <= 6, sepia toning moves the mean to 10..18) and colour photos.
 COLOUR_SPREAD = 8.0  # 90th percentile distance of pixels' chroma from the photo's mean chroma
 TINT_CHROMA = 6.0  # length of the mean chroma of a toned (sepia, cyanotype) print
+# Pillow's own decompression-bomb guard (~89.5 MP): it warns above this and refuses above twice this, at open.
+PILLOW_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 
 
 class UploadRejected(ValueError):
@@ -40,6 +42,16 @@ class InspectedImage:
     width: int  # upright
     height: int
     notes: list[str] = field(default_factory=list)  # what the user should know about how it was read
+
+
+def follow_pixel_limit(max_pixels: int) -> None:
+    """Raise Pillow's guard to the app's pixel limit, process-wide (web and worker processes, at start).
+
+    Otherwise, with a limit configured above Pillow's default, Pillow warns about photos the app
+    accepts and refuses some of them at open with the wrong message, before inspect_upload's own
+    check. It is never lowered below Pillow's default: other code (datasets) relies on it as is.
+    """
+    Image.MAX_IMAGE_PIXELS = max(PILLOW_MAX_PIXELS, max_pixels)
 
 
 def describe_bytes(size: int) -> str:
