@@ -8,7 +8,7 @@ from PIL import Image
 from tests.webapp import samples
 from tests.webapp.conftest import upload
 from webapp.core.jobs import JobState
-from webapp.photos import services
+from webapp.photos import services, uploads
 from webapp.photos.models import Colorization, Photo
 
 pytestmark = pytest.mark.django_db
@@ -155,6 +155,30 @@ def test_the_plain_form_takes_many_files_and_reports_each_bad_one(client, alice)
     assert any(text.startswith("broken.jpg: This image is damaged") for text in texts)
     assert "2 photos uploaded. Colorizing now." in texts
     assert response.redirect_chain[-1][0] == "/photos/"
+
+
+def test_a_file_over_the_size_limit_is_not_kept_while_the_others_of_the_form_go_on(client, alice, settings,
+                                                                                    monkeypatch):
+    settings.UPLOAD_MAX_BYTES = 20 * 1024
+    received = {}
+    accept_upload = services.accept_upload
+
+    def record(owner, file):
+        received[file.name] = type(file)
+        return accept_upload(owner, file)
+
+    monkeypatch.setattr(services, "accept_upload", record)
+    client.force_login(alice)
+    files = [upload(samples.gray_jpeg(), name="good-1.jpg"), upload(samples.noise_jpeg(300, 300), name="huge.jpg"),
+             upload(samples.gray_png(), name="good-2.png", content_type="image/png")]
+
+    response = client.post("/upload/", {"files": files}, follow=True)
+
+    assert sorted(Photo.objects.values_list("original_name", flat=True)) == ["good-1.jpg", "good-2.png"]
+    texts = [str(message) for message in response.context["messages"]]
+    assert any(text.startswith("huge.jpg: This file is ") and text.endswith("the limit is 20 KB per photo.")
+               for text in texts), texts
+    assert received["huge.jpg"] is uploads.TooLargeUpload  # its bytes past the limit were never stored
 
 
 def test_a_script_upload_takes_one_file_per_request(client, alice):
