@@ -53,3 +53,9 @@ def test_a_transient_error_once_is_retried_by_celery_and_the_job_ends_done(tiny_
     assert repr(retry.exc) == "TransientJobError('storage connection reset')"
     assert 0 <= retry.when <= 5  # the first backoff step, jittered down
 
+
+def test_a_task_for_a_malformed_id_is_dropped_without_a_retry(retries):
+    result = colorize_photo.apply(args=["not-a-uuid"])
+
+    assert result.successful(), result.traceback
+    assert retries == []
