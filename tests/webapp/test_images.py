@@ -152,3 +152,22 @@ def test_png_results_convert_to_jpeg_downloads():
 
     with Image.open(io.BytesIO(images.png_to_jpeg(io.BytesIO(png)))) as jpeg:
         assert (jpeg.format, jpeg.mode, jpeg.size) == ("JPEG", "RGB", (30, 20))
+
+
+@pytest.mark.parametrize("data", [samples.truncated_jpeg(), samples.text_renamed_jpg()], ids=["truncated", "text"])
+def test_opening_a_damaged_original_says_it_is_damaged(data):
+    with pytest.raises(images.UnreadableImage) as raised:
+        images.open_original(io.BytesIO(data))
+
+    assert str(raised.value).startswith("The stored original is ")
+
+
+def test_opening_an_original_passes_storage_errors_through_so_they_are_retried():
+    class ResetAfterTheHeader(io.BytesIO):
+        def read(self, size=-1):
+            if self.tell() > 0:
+                raise ConnectionResetError("storage connection reset")
+            return super().read(size if 0 < size <= 64 else 64)
+
+    with pytest.raises(ConnectionResetError):
+        images.open_original(ResetAfterTheHeader(samples.gray_jpeg(200, 160)))

@@ -192,6 +192,20 @@ def test_a_job_that_keeps_failing_ends_failed_with_its_reason(tiny_model, job, m
     assert job.message == "Colorization failed after 2 attempts: storage connection reset"
 
 
+@pytest.mark.parametrize("damage", ["truncated", "not an image"])
+def test_a_damaged_stored_original_fails_at_once_with_a_reason(tiny_model, job, media_storage, damage):
+    good = (media_storage / job.photo.original.name).read_bytes()
+    (media_storage / job.photo.original.name).write_bytes(
+        good[: len(good) // 2] if damage == "truncated" else b"this is not an image any more")
+
+    services.run_colorization(job.pk)  # no TransientJobError: retrying cannot mend the file
+
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (JobState.FAILED, 1)
+    assert job.message.startswith("The stored original is ")
+    assert job.message.endswith("Delete this photo and upload it again.")
+
+
 def test_a_result_made_after_the_job_was_requeued_is_dropped(tiny_model, job, monkeypatch, media_storage):
     real_colorize = services.colorize
 

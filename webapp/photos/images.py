@@ -191,9 +191,34 @@ def png_to_jpeg(source: BinaryIO, quality: int = 92) -> bytes:
     return buffer.getvalue()
 
 
+class UnreadableImage(ValueError):
+    """A stored file that Pillow cannot decode (damaged since upload): no retry can help; str() says so."""
+
+
+def damaged(exc: BaseException) -> str:
+    return (f"The stored original is damaged: {str(exc).strip() or type(exc).__name__}. "
+            "Delete this photo and upload it again.")
+
+
 def open_original(source: BinaryIO) -> Image.Image:
-    """Decode a stored original (first frame) for colorization; the engine applies the EXIF orientation."""
-    image = Image.open(source, formats=DECODERS)
-    image.seek(0)
-    image.load()
+    """Decode a stored original (first frame) for colorization; the engine applies the EXIF orientation.
+
+    UnreadableImage when the file is not (or no longer) a whole image. The source's own read
+    errors, such as a storage connection reset, pass through unchanged: those may go away.
+    """
+    try:
+        image = Image.open(source, formats=DECODERS)
+        image.seek(0)
+        image.load()
+    except UnidentifiedImageError:
+        raise UnreadableImage("The stored original is not an image Hue can read any more. "
+                              "Delete this photo and upload it again.") from None
+    except OSError as exc:
+        # Pillow reports a damaged file ("image file is truncated", decoder errors) as a plain OSError,
+        # whereas failing I/O raises its subclasses (ConnectionResetError, TimeoutError, ...).
+        if type(exc) is not OSError:
+            raise
+        raise UnreadableImage(damaged(exc)) from None
+    except (SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError) as exc:
+        raise UnreadableImage(damaged(exc)) from None
     return image
