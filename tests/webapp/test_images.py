@@ -109,6 +109,18 @@ def test_it_accepts_an_animated_gif_and_says_it_uses_the_first_frame():
     assert inspected.notes == ["This is an animated GIF: Hue colorizes its first frame."]
 
 
+@pytest.mark.parametrize("format, name", [("GIF", "GIF"), ("WEBP", "WebP"), ("PNG", "PNG")])
+def test_an_animation_is_read_from_its_first_frame_and_says_so(format, name):
+    data = samples.two_frames(format, first=40, second=210)
+
+    inspected = inspect(data)
+    original = images.open_original(io.BytesIO(data))
+
+    assert inspected.notes == [f"This is an animated {name}: Hue colorizes its first frame."]
+    assert np.asarray(inspected.image.convert("L")).mean() == pytest.approx(40, abs=2)  # the renditions
+    assert np.asarray(original.convert("L")).mean() == pytest.approx(40, abs=2)  # what the worker colorizes
+
+
 def test_it_turns_an_exif_rotated_photo_upright():
     inspected = inspect(samples.exif_rotated_jpeg(96, 64))
 

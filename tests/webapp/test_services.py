@@ -1,6 +1,7 @@
 import io
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -115,6 +116,18 @@ def test_it_colorizes_at_full_resolution_and_records_how(tiny_model, alice):
     with default_storage.open(job.result.name) as handle, Image.open(handle) as result:
         assert (result.format, result.mode, result.size) == ("PNG", "RGB", (150, 100))
     assert default_storage.exists(job.result_thumbnail.name) and default_storage.exists(job.result_preview.name)
+
+
+def test_an_animated_gif_is_colorized_from_its_first_frame(tiny_model, alice):
+    photo = services.accept_upload(alice, upload(samples.two_frames("GIF", first=40, second=210), name="dance.gif"))
+    job = photo.colorizations.get()
+
+    services.run_colorization(job.pk)
+
+    job.refresh_from_db()
+    with default_storage.open(job.result.name) as handle, Image.open(handle) as result:
+        luminance = np.asarray(result.convert("L"), dtype=np.float32).mean()
+    assert luminance == pytest.approx(40, abs=3)  # the result keeps the brightness of frame 0, not frame 1
 
 
 def test_a_second_delivery_does_nothing(tiny_model, job):

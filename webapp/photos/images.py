@@ -21,6 +21,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 DECODERS = ["JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF"]
 FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP", "TIFF": "TIFF", "BMP": "BMP", "GIF": "GIF"}
 ACCEPTED = "JPEG, PNG, WebP, TIFF, BMP or GIF"
+ANIMATED_FORMATS = {"GIF", "WEBP", "PNG"}  # their extra frames are an animation (APNG for PNG); TIFF's are pages
 THUMBNAIL_SIDE = 480  # gallery cards (2x a ~240 px card)
 PREVIEW_SIDE = 1600  # the compare slider on the detail page
 # Chroma (YCbCr Cb/Cr, 0..~180) thresholds that tell a colour photo from a toned or gray one. Measured on
@@ -98,8 +99,8 @@ def inspect_upload(file: BinaryIO, size: int, *, max_bytes: int, max_pixels: int
     try:
         if frames > 1:
             image.seek(0)
-            if image.format == "GIF":
-                notes.append("This is an animated GIF: Hue colorizes its first frame.")
+            if image.format in ANIMATED_FORMATS:
+                notes.append(f"This is an animated {FORMATS[image.format]}: Hue colorizes its first frame.")
             else:
                 notes.append(f"This {FORMATS[image.format]} file has {frames} pages: Hue colorizes the first one.")
         image.load()
