@@ -2,14 +2,19 @@ import io
 import warnings
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from PIL import Image
 
+from tests.factories import register_tiny_model, tiny_generator_bytes
+from tests.finetune.conftest import colour_zip
 from tests.webapp import samples
 from tests.webapp.conftest import upload
 from webapp.core.jobs import JobState
+from webapp.finetune.models import Dataset, FineTuneJob, FineTuneState
 from webapp.photos import services, uploads
 from webapp.photos.models import Colorization, Photo
+from webapp.registry.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -269,6 +274,33 @@ def test_re_running_with_a_new_variation_queues_a_seeded_job(client, alice, done
     assert sent_tasks[-1] == str(rerun.pk)
 
 
+def test_re_running_with_another_model_version_queues_a_job_for_that_version(client, alice, done_job, tiny_model,
+                                                                             sent_tasks,
+                                                                             django_capture_on_commit_callbacks):
+    newer = register_tiny_model(name="Newer", seed=1)  # now the active one
+    client.force_login(alice)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/photos/{done_job.photo.pk}/rerun",
+                               {"render_size": "512", "model_version": str(tiny_model.pk)})
+
+    rerun = Colorization.objects.exclude(pk=done_job.pk).get()
+    assert response.status_code == 302 and response.url == rerun.get_absolute_url()
+    assert (rerun.requested_version, rerun.render_size, rerun.seed) == (tiny_model, 512, None)
+    assert newer.is_active and sent_tasks[-1] == str(rerun.pk)
+
+
+def test_a_stranger_cannot_re_run_my_photo_with_any_model_version(client, stranger, done_job, tiny_model):
+    register_tiny_model(name="Newer", seed=1)
+    client.force_login(stranger)
+
+    response = client.post(f"/photos/{done_job.photo.pk}/rerun",
+                           {"render_size": "512", "model_version": str(tiny_model.pk)})
+
+    assert response.status_code == 404
+    assert Colorization.objects.count() == 1
+
+
 def test_re_running_with_the_same_settings_explains_why_not(client, alice, done_job):
     client.force_login(alice)
 
@@ -379,9 +411,38 @@ def test_every_form_requires_a_csrf_token(alice, photo):
     assert Photo.objects.count() == 1 and Colorization.objects.count() == 1
 
 
-def test_staff_browse_photos_and_jobs_in_the_admin_without_file_links(client, done_job):
-    from django.contrib.auth.models import User
+def test_every_admin_action_requires_a_csrf_token(tiny_model):
+    newer = register_tiny_model(name="Newer", seed=1)  # active: tiny_model (v1) is a rollback away
+    candidate = register_tiny_model(name="Candidate", seed=2, activate=False)
+    dataset = Dataset.objects.create(name="Holidays", source=Dataset.Source.FOLDER, folder="/srv/holidays",
+                                     status=Dataset.Status.READY)
+    queued = FineTuneJob.objects.create(dataset=dataset, base_version=newer)
+    cancelled = FineTuneJob.objects.create(dataset=dataset, base_version=newer, state=FineTuneState.CANCELLED)
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(User.objects.create_superuser("root", password="correct-horse-battery"))
 
+    posts = {
+        f"/admin/registry/modelversion/{candidate.pk}/activate/": {},
+        f"/admin/registry/modelversion/{tiny_model.pk}/activate/": {"return_to": "version"},  # a rollback
+        "/admin/registry/modelversion/add/": {"name": "Uploaded", "notes": "",
+                                              "weights": upload(tiny_generator_bytes(3), name="g.safetensors")},
+        f"/admin/finetune/finetunejob/{queued.pk}/cancel/": {},
+        f"/admin/finetune/finetunejob/{cancelled.pk}/resume/": {},
+        "/admin/finetune/dataset/add/": {"name": "More", "folder": "",
+                                         "archive": upload(colour_zip(2), name="more.zip")},
+    }
+    for url, data in posts.items():
+        response = strict.post(url, data)
+        assert response.status_code == 403 and b"CSRF verification failed" in response.content, url
+
+    assert list(ModelVersion.objects.filter(is_active=True)) == [newer]
+    assert ModelVersion.objects.count() == 3 and Dataset.objects.count() == 1
+    queued.refresh_from_db()
+    cancelled.refresh_from_db()
+    assert (queued.state, cancelled.state) == (FineTuneState.QUEUED, FineTuneState.CANCELLED)
+
+
+def test_staff_browse_photos_and_jobs_in_the_admin_without_file_links(client, done_job):
     admin = User.objects.create_superuser("root", password="correct-horse-battery")
     client.force_login(admin)
 
