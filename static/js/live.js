@@ -2,7 +2,8 @@
 //
 // HueLive.on(fn) receives every event ({type: "job.update", job}, {type: "photo.deleted", ...});
 // HueLive.watch(id) marks a job the page waits for, so a reconnect asks for its state.
-// Elements with data-job="<id>" get their data-state and [data-job-state-label] kept current.
+// Elements with data-job="<id>" get their data-state, [data-job-state-label], [data-job-model]
+// and, once done, img[data-job-thumbnail] kept current.
 // The socket reconnects with exponential backoff (1 s doubling to 30 s, with jitter).
 (function () {
   "use strict";
@@ -33,6 +34,7 @@
       if (FINISHED[node.dataset.state] && !FINISHED[job.state]) return;
       node.dataset.state = job.state;
       own(node, "[data-job-state-label]").forEach(function (label) { label.textContent = job.state_label; });
+      if (job.model) own(node, "[data-job-model]").forEach(function (label) { label.textContent = job.model; });
       own(node, "[data-job-waiting]").forEach(function (label) {
         label.textContent = job.state === "failed" ? "Failed" : "Colorizing…";
       });

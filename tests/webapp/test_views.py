@@ -257,6 +257,21 @@ def test_a_result_can_be_picked_from_the_photo_page(client, alice, done_job):
     assert client.get(f"/photos/{done_job.photo.pk}/?result=nonsense").context["selected"] == done_job
 
 
+def test_an_unfinished_result_in_the_list_has_a_thumbnail_and_model_for_live_updates_to_fill(client, alice,
+                                                                                              done_job):
+    rerun = services.request_colorization(done_job.photo, render_size=512)
+    client.force_login(alice)
+
+    content = client.get(f"/photos/{done_job.photo.pk}/").content.decode()
+
+    item = content.split(f'<li data-job="{rerun.pk}"')[1].split("</li>")[0]
+    assert '<img alt="" loading="lazy" data-job-thumbnail hidden>' in item
+    assert '<span class="run-model" data-job-model></span>' in item
+    done = content.split(f'<li data-job="{done_job.pk}"')[1].split("</li>")[0]
+    assert f'data-job-thumbnail src="/results/{done_job.pk}/thumbnail.jpg"' in done
+    assert '<span class="run-model" data-job-model>v1 Tiny</span>' in done
+
+
 # --- Re-run and delete ---------------------------------------------------------------------------
 
 
