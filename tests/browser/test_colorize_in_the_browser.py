@@ -1,5 +1,5 @@
 """A person signs up, uploads black-and-white photos, watches them finish, compares and downloads,
-and the page keeps up when its live connection drops."""
+on a desktop and on a phone, and the page keeps up when its live connection drops."""
 
 import re
 import threading
@@ -19,6 +19,7 @@ from webapp.photos.models import Colorization
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
 STOPPED = "Live updates stopped — reload or log in again."
+NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 DROP_FILES = """([name, text]) => {
   const transfer = new DataTransfer();
   transfer.items.add(new File([text], name, {type: "image/jpeg"}));
@@ -110,6 +111,8 @@ def test_sign_up_upload_watch_it_finish_compare_and_download(live_app, page, tmp
     expect(finished.locator("[data-job-state-label]")).to_have_text("Done")
     assert page.evaluate("window.stillTheSamePage") is True
 
+    on_a_phone(page, live_app, photo_url=page.url.split("?")[0])
+
     # The session ends (the user logged out elsewhere, or it expired): the socket is refused from
     # then on, and after a few tries the page says so instead of knocking every 30 s for ever.
     attempts = []
@@ -130,3 +133,37 @@ def test_sign_up_upload_watch_it_finish_compare_and_download(live_app, page, tmp
     assert tries == 5 and len(attempts) == tries  # then it stops trying
     assert page.evaluate("window.stillTheSamePage") is True
 
+
+def on_a_phone(desktop, live_app, photo_url):
+    """The same account on a 375 x 740 touch screen: nothing overflows sideways, and the slider follows
+    the keyboard and a finger."""
+    phone = desktop.context.browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True,
+                                                has_touch=True, device_scale_factor=2)
+    phone.add_cookies(desktop.context.cookies())
+    page = phone.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        for url in (live_app + "/photos/", photo_url):
+            page.goto(url)
+            page.wait_for_load_state("load")
+            assert page.evaluate(NO_SIDEWAYS_SCROLL), f"{url} is wider than the phone's screen"
+        slider = page.get_by_role("slider", name="Compare original and colorized")
+        slider.press("Home")
+        expect(slider).to_have_attribute("aria-valuenow", "0")
+        slider.press("ArrowRight")
+        expect(slider).to_have_attribute("aria-valuenow", "2")
+        slider.press("End")
+        expect(slider).to_have_attribute("aria-valuenow", "100")
+
+        box = page.locator("[data-compare]").bounding_box()
+        y = box["y"] + box["height"] / 2
+        touch = phone.new_cdp_session(page)  # a real touch: Playwright's touchscreen only taps
+        touch.send("Input.dispatchTouchEvent", {"type": "touchStart",
+                                                "touchPoints": [{"x": box["x"] + box["width"] * 0.7, "y": y}]})
+        for fraction in (0.6, 0.5, 0.4, 0.3):
+            touch.send("Input.dispatchTouchEvent", {"type": "touchMove",
+                                                    "touchPoints": [{"x": box["x"] + box["width"] * fraction, "y": y}]})
+        touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        assert 27 <= int(slider.get_attribute("aria-valuenow")) <= 33
+    finally:
+        phone.close()
