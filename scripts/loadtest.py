@@ -226,10 +226,28 @@ class Session:
         return max(self.done_at[job] for job in job_ids)
 
 
+def latency_summary(latencies: list[float]) -> str:
+    """The latency line: the cold first job, then the warm runs' median (none with --latency-runs 0)."""
+    line = f"upload -> result on the websocket, 1024x768 photo: first job (cold worker) {latencies[0]:.2f} s"
+    warm = latencies[1:]
+    if not warm:
+        return line + "; no warm runs (--latency-runs 0)"
+    return (line + f"; then median {statistics.median(warm):.2f} s "
+            f"(min {min(warm):.2f}, max {max(warm):.2f}, {len(warm)} run{'s' if len(warm) != 1 else ''})")
+
+
+def non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=int, default=50, help="photos uploaded at once for the throughput figure")
-    parser.add_argument("--latency-runs", type=int, default=5, help="warm single-photo runs after the cold one")
+    parser.add_argument("--latency-runs", type=non_negative, default=5,
+                        help="warm single-photo runs after the cold one (0: the cold one only)")
     parser.add_argument("--concurrency", type=int, default=1, help="worker processes (compose runs 1 per machine)")
     parser.add_argument("--device", default="cpu", help="COLORIZER_DEVICE of the worker: cpu, cuda or auto")
     parser.add_argument("--render-size", type=int, default=256)
@@ -252,9 +270,7 @@ def main() -> int:
             started = time.perf_counter()
             job = session.upload(photo, f"latency-{run}.jpg")
             latencies.append(session.wait([job]) - started)
-        print(f"upload -> result on the websocket, 1024x768 photo: first job (cold worker) {latencies[0]:.2f} s; "
-              f"then median {statistics.median(latencies[1:]):.2f} s "
-              f"(min {min(latencies[1:]):.2f}, max {max(latencies[1:]):.2f}, {args.latency_runs} runs)")
+        print(latency_summary(latencies))
 
         photos = [black_and_white_photo(seed=n) for n in range(args.photos)]
         started = time.perf_counter()

@@ -16,7 +16,6 @@
     detail.querySelectorAll("[data-job-message]").forEach(function (node) {
       node.textContent = job.state === "running" ? "Colorizing…" : (job.message || (job.state === "queued" ? "Waiting for a worker…" : ""));
     });
-    if (job.model) detail.querySelectorAll("[data-job-model]").forEach(function (node) { node.textContent = job.model; });
     if (job.state !== "done") return;
     var compare = detail.querySelector("[data-compare]");
     compare.querySelector("[data-job-preview]").src = job.preview_url;

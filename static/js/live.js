@@ -2,14 +2,21 @@
 //
 // HueLive.on(fn) receives every event ({type: "job.update", job}, {type: "photo.deleted", ...});
 // HueLive.watch(id) marks a job the page waits for, so a reconnect asks for its state.
-// Elements with data-job="<id>" get their data-state and [data-job-state-label] kept current.
-// The socket reconnects with exponential backoff (1 s doubling to 30 s, with jitter).
+// HueLive.drop() closes the socket as a lost connection would (for debugging and tests).
+// Elements with data-job="<id>" get their data-state, [data-job-state-label], [data-job-model]
+// and, once done, img[data-job-thumbnail] kept current.
+// The socket reconnects with exponential backoff (1 s doubling to 30 s, with jitter), and gives up
+// after MAX_REFUSALS attempts in a row that never opened: the server refuses the handshake when the
+// session has ended, and asking again every 30 s would never change that.
 (function () {
   "use strict";
   var FINISHED = { done: true, failed: true };
+  var MAX_REFUSALS = 5;  // tries over 31 to 46 s (1 + 2 + 4 + 8 + 16 s of backoff, plus jitter)
+  var STOPPED = "Live updates stopped — reload or log in again.";
   var listeners = [];
   var waiting = {};
   var retryDelay = 1000;
+  var refusals = 0;
   var socket = null;
 
   function statusLine(text) {
@@ -33,6 +40,7 @@
       if (FINISHED[node.dataset.state] && !FINISHED[job.state]) return;
       node.dataset.state = job.state;
       own(node, "[data-job-state-label]").forEach(function (label) { label.textContent = job.state_label; });
+      if (job.model) own(node, "[data-job-model]").forEach(function (label) { label.textContent = job.model; });
       own(node, "[data-job-waiting]").forEach(function (label) {
         label.textContent = job.state === "failed" ? "Failed" : "Colorizing…";
       });
@@ -59,9 +67,12 @@
 
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    var opened = false;
     socket = new WebSocket(scheme + window.location.host + "/ws/jobs/");
     socket.addEventListener("open", function () {
+      opened = true;
       retryDelay = 1000;
+      refusals = 0;
       statusLine("");
       var ids = Object.keys(waiting);
       if (ids.length) socket.send(JSON.stringify({ type: "jobs.sync", ids: ids }));
@@ -76,6 +87,11 @@
     });
     socket.addEventListener("close", function () {
       socket = null;
+      if (!opened) refusals += 1;
+      if (refusals >= MAX_REFUSALS) {
+        statusLine(STOPPED);
+        return;
+      }
       var delay = retryDelay * (1 + Math.random() / 2);
       retryDelay = Math.min(retryDelay * 2, 30000);
       if (Object.keys(waiting).length) statusLine("Live updates paused: reconnecting…");
@@ -90,6 +106,7 @@
       if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "jobs.sync", ids: [id] }));
     },
     isConnected: function () { return !!socket && socket.readyState === WebSocket.OPEN; },
+    drop: function () { if (socket) socket.close(); },
   };
 
   document.querySelectorAll("[data-job]").forEach(function (node) {

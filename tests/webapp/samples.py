@@ -81,6 +81,12 @@ def animated_gif(width: int = 64, height: int = 48, frames: int = 3) -> bytes:
     return encode(images[0], "GIF", save_all=True, append_images=images[1:], duration=100, loop=0)
 
 
+def two_frames(format: str, width: int = 64, height: int = 48, first: int = 40, second: int = 210) -> bytes:
+    """An animation of two flat gray frames, dark (`first`) then light (`second`)."""
+    frames = [Image.fromarray(np.full((height, width), level, dtype=np.uint8), "L") for level in (first, second)]
+    return encode(frames[0], format, save_all=True, append_images=frames[1:], duration=100, loop=0)
+
+
 def exif_rotated_jpeg(stored_width: int = 96, stored_height: int = 64) -> bytes:
     """Stored landscape with EXIF orientation 6: upright it is portrait (64 x 96)."""
     exif = Image.Exif()

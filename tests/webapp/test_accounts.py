@@ -13,6 +13,13 @@ def test_it_signs_up_and_lands_on_the_upload_page(client):
     assert client.get("/upload/").status_code == 200
 
 
+def test_the_sign_up_page_promises_no_password_reset_the_site_does_not_offer(client):
+    response = client.get("/accounts/signup/")
+
+    assert response.status_code == 200 and b'name="email"' in response.content
+    assert b"reset" not in response.content.lower()
+
+
 def test_it_explains_a_weak_password(client):
     response = client.post("/accounts/signup/", {"username": "newcomer", "password1": "123", "password2": "123"})
 

@@ -66,6 +66,14 @@ def test_it_names_the_size_of_an_image_over_the_pixel_limit():
     assert message == "This image is 9,000 × 6,000 pixels (54 megapixels); the limit is 50 megapixels."
 
 
+def test_pillows_own_guard_follows_a_raised_limit_and_never_drops_below_its_default(settings):
+    settings.UPLOAD_MAX_PIXELS = 300_000_000
+    assert Image.MAX_IMAGE_PIXELS == 300_000_000  # so the worker opens what the web app accepted
+
+    settings.UPLOAD_MAX_PIXELS = 5_000
+    assert Image.MAX_IMAGE_PIXELS == images.PILLOW_MAX_PIXELS
+
+
 def test_the_pixel_limit_is_configurable():
     assert "the limit is 5,000 pixels" in rejection(samples.gray_jpeg(96, 64), max_pixels=5000)
 
@@ -99,6 +107,18 @@ def test_it_accepts_an_animated_gif_and_says_it_uses_the_first_frame():
 
     assert inspected.format == "GIF"
     assert inspected.notes == ["This is an animated GIF: Hue colorizes its first frame."]
+
+
+@pytest.mark.parametrize("format, name", [("GIF", "GIF"), ("WEBP", "WebP"), ("PNG", "PNG")])
+def test_an_animation_is_read_from_its_first_frame_and_says_so(format, name):
+    data = samples.two_frames(format, first=40, second=210)
+
+    inspected = inspect(data)
+    original = images.open_original(io.BytesIO(data))
+
+    assert inspected.notes == [f"This is an animated {name}: Hue colorizes its first frame."]
+    assert np.asarray(inspected.image.convert("L")).mean() == pytest.approx(40, abs=2)  # the renditions
+    assert np.asarray(original.convert("L")).mean() == pytest.approx(40, abs=2)  # what the worker colorizes
 
 
 def test_it_turns_an_exif_rotated_photo_upright():
@@ -144,3 +164,22 @@ def test_png_results_convert_to_jpeg_downloads():
 
     with Image.open(io.BytesIO(images.png_to_jpeg(io.BytesIO(png)))) as jpeg:
         assert (jpeg.format, jpeg.mode, jpeg.size) == ("JPEG", "RGB", (30, 20))
+
+
+@pytest.mark.parametrize("data", [samples.truncated_jpeg(), samples.text_renamed_jpg()], ids=["truncated", "text"])
+def test_opening_a_damaged_original_says_it_is_damaged(data):
+    with pytest.raises(images.UnreadableImage) as raised:
+        images.open_original(io.BytesIO(data))
+
+    assert str(raised.value).startswith("The stored original is ")
+
+
+def test_opening_an_original_passes_storage_errors_through_so_they_are_retried():
+    class ResetAfterTheHeader(io.BytesIO):
+        def read(self, size=-1):
+            if self.tell() > 0:
+                raise ConnectionResetError("storage connection reset")
+            return super().read(size if 0 < size <= 64 else 64)
+
+    with pytest.raises(ConnectionResetError):
+        images.open_original(ResetAfterTheHeader(samples.gray_jpeg(200, 160)))

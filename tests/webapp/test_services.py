@@ -1,6 +1,7 @@
 import io
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -117,6 +118,18 @@ def test_it_colorizes_at_full_resolution_and_records_how(tiny_model, alice):
     assert default_storage.exists(job.result_thumbnail.name) and default_storage.exists(job.result_preview.name)
 
 
+def test_an_animated_gif_is_colorized_from_its_first_frame(tiny_model, alice):
+    photo = services.accept_upload(alice, upload(samples.two_frames("GIF", first=40, second=210), name="dance.gif"))
+    job = photo.colorizations.get()
+
+    services.run_colorization(job.pk)
+
+    job.refresh_from_db()
+    with default_storage.open(job.result.name) as handle, Image.open(handle) as result:
+        luminance = np.asarray(result.convert("L"), dtype=np.float32).mean()
+    assert luminance == pytest.approx(40, abs=3)  # the result keeps the brightness of frame 0, not frame 1
+
+
 def test_a_second_delivery_does_nothing(tiny_model, job):
     services.run_colorization(job.pk)
     finished = Colorization.objects.get(pk=job.pk)
@@ -190,6 +203,20 @@ def test_a_job_that_keeps_failing_ends_failed_with_its_reason(tiny_model, job, m
     job.refresh_from_db()
     assert (job.state, job.attempts) == (JobState.FAILED, 2)
     assert job.message == "Colorization failed after 2 attempts: storage connection reset"
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not an image"])
+def test_a_damaged_stored_original_fails_at_once_with_a_reason(tiny_model, job, media_storage, damage):
+    good = (media_storage / job.photo.original.name).read_bytes()
+    (media_storage / job.photo.original.name).write_bytes(
+        good[: len(good) // 2] if damage == "truncated" else b"this is not an image any more")
+
+    services.run_colorization(job.pk)  # no TransientJobError: retrying cannot mend the file
+
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (JobState.FAILED, 1)
+    assert job.message.startswith("The stored original is ")
+    assert job.message.endswith("Delete this photo and upload it again.")
 
 
 def test_a_result_made_after_the_job_was_requeued_is_dropped(tiny_model, job, monkeypatch, media_storage):

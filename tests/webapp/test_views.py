@@ -1,14 +1,20 @@
 import io
+import warnings
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from PIL import Image
 
+from tests.factories import register_tiny_model, tiny_generator_bytes
+from tests.finetune.conftest import colour_zip
 from tests.webapp import samples
 from tests.webapp.conftest import upload
 from webapp.core.jobs import JobState
-from webapp.photos import services
+from webapp.finetune.models import Dataset, FineTuneJob, FineTuneState
+from webapp.photos import services, uploads
 from webapp.photos.models import Colorization, Photo
+from webapp.registry.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -87,6 +93,23 @@ def test_a_bad_file_gets_a_clear_message_and_stores_nothing(client, alice, media
     assert not media_storage.exists() or not any(media_storage.rglob("*.*"))
 
 
+# Pillow still warns about the 400 MP file, which is over the app's limit too and refused anyway.
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_a_pixel_limit_raised_above_pillows_own_is_the_one_that_decides(client, alice, settings):
+    settings.UPLOAD_MAX_PIXELS = 300_000_000
+    client.force_login(alice)
+
+    over = post_file(client, samples.png_declaring(20000, 20000), name="huge.png")  # 400 MP, header only
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        under = post_file(client, samples.png_declaring(14000, 13000), name="big.png")  # 182 MP: 2x Pillow's default
+
+    assert over.json()["error"] == (
+        "This image is 20,000 × 20,000 pixels (400 megapixels); the limit is 300 megapixels.")
+    assert "damaged or incomplete" in under.json()["error"]  # past the pixel check; its pixel data is missing
+    assert not [warning for warning in caught if issubclass(warning.category, Image.DecompressionBombWarning)]
+
+
 def test_a_file_over_the_size_limit_is_refused(client, alice, settings):
     settings.UPLOAD_MAX_BYTES = 20 * 1024
     client.force_login(alice)
@@ -137,6 +160,30 @@ def test_the_plain_form_takes_many_files_and_reports_each_bad_one(client, alice)
     assert any(text.startswith("broken.jpg: This image is damaged") for text in texts)
     assert "2 photos uploaded. Colorizing now." in texts
     assert response.redirect_chain[-1][0] == "/photos/"
+
+
+def test_a_file_over_the_size_limit_is_not_kept_while_the_others_of_the_form_go_on(client, alice, settings,
+                                                                                    monkeypatch):
+    settings.UPLOAD_MAX_BYTES = 20 * 1024
+    received = {}
+    accept_upload = services.accept_upload
+
+    def record(owner, file):
+        received[file.name] = type(file)
+        return accept_upload(owner, file)
+
+    monkeypatch.setattr(services, "accept_upload", record)
+    client.force_login(alice)
+    files = [upload(samples.gray_jpeg(), name="good-1.jpg"), upload(samples.noise_jpeg(300, 300), name="huge.jpg"),
+             upload(samples.gray_png(), name="good-2.png", content_type="image/png")]
+
+    response = client.post("/upload/", {"files": files}, follow=True)
+
+    assert sorted(Photo.objects.values_list("original_name", flat=True)) == ["good-1.jpg", "good-2.png"]
+    texts = [str(message) for message in response.context["messages"]]
+    assert any(text.startswith("huge.jpg: This file is ") and text.endswith("the limit is 20 KB per photo.")
+               for text in texts), texts
+    assert received["huge.jpg"] is uploads.TooLargeUpload  # its bytes past the limit were never stored
 
 
 def test_a_script_upload_takes_one_file_per_request(client, alice):
@@ -210,6 +257,21 @@ def test_a_result_can_be_picked_from_the_photo_page(client, alice, done_job):
     assert client.get(f"/photos/{done_job.photo.pk}/?result=nonsense").context["selected"] == done_job
 
 
+def test_an_unfinished_result_in_the_list_has_a_thumbnail_and_model_for_live_updates_to_fill(client, alice,
+                                                                                              done_job):
+    rerun = services.request_colorization(done_job.photo, render_size=512)
+    client.force_login(alice)
+
+    content = client.get(f"/photos/{done_job.photo.pk}/").content.decode()
+
+    item = content.split(f'<li data-job="{rerun.pk}"')[1].split("</li>")[0]
+    assert '<img alt="" loading="lazy" data-job-thumbnail hidden>' in item
+    assert '<span class="run-model" data-job-model></span>' in item
+    done = content.split(f'<li data-job="{done_job.pk}"')[1].split("</li>")[0]
+    assert f'data-job-thumbnail src="/results/{done_job.pk}/thumbnail.jpg"' in done
+    assert '<span class="run-model" data-job-model>v1 Tiny</span>' in done
+
+
 # --- Re-run and delete ---------------------------------------------------------------------------
 
 
@@ -225,6 +287,33 @@ def test_re_running_with_a_new_variation_queues_a_seeded_job(client, alice, done
     assert (rerun.render_size, rerun.state) == (512, JobState.QUEUED)
     assert rerun.seed is not None
     assert sent_tasks[-1] == str(rerun.pk)
+
+
+def test_re_running_with_another_model_version_queues_a_job_for_that_version(client, alice, done_job, tiny_model,
+                                                                             sent_tasks,
+                                                                             django_capture_on_commit_callbacks):
+    newer = register_tiny_model(name="Newer", seed=1)  # now the active one
+    client.force_login(alice)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/photos/{done_job.photo.pk}/rerun",
+                               {"render_size": "512", "model_version": str(tiny_model.pk)})
+
+    rerun = Colorization.objects.exclude(pk=done_job.pk).get()
+    assert response.status_code == 302 and response.url == rerun.get_absolute_url()
+    assert (rerun.requested_version, rerun.render_size, rerun.seed) == (tiny_model, 512, None)
+    assert newer.is_active and sent_tasks[-1] == str(rerun.pk)
+
+
+def test_a_stranger_cannot_re_run_my_photo_with_any_model_version(client, stranger, done_job, tiny_model):
+    register_tiny_model(name="Newer", seed=1)
+    client.force_login(stranger)
+
+    response = client.post(f"/photos/{done_job.photo.pk}/rerun",
+                           {"render_size": "512", "model_version": str(tiny_model.pk)})
+
+    assert response.status_code == 404
+    assert Colorization.objects.count() == 1
 
 
 def test_re_running_with_the_same_settings_explains_why_not(client, alice, done_job):
@@ -337,9 +426,38 @@ def test_every_form_requires_a_csrf_token(alice, photo):
     assert Photo.objects.count() == 1 and Colorization.objects.count() == 1
 
 
-def test_staff_browse_photos_and_jobs_in_the_admin_without_file_links(client, done_job):
-    from django.contrib.auth.models import User
+def test_every_admin_action_requires_a_csrf_token(tiny_model):
+    newer = register_tiny_model(name="Newer", seed=1)  # active: tiny_model (v1) is a rollback away
+    candidate = register_tiny_model(name="Candidate", seed=2, activate=False)
+    dataset = Dataset.objects.create(name="Holidays", source=Dataset.Source.FOLDER, folder="/srv/holidays",
+                                     status=Dataset.Status.READY)
+    queued = FineTuneJob.objects.create(dataset=dataset, base_version=newer)
+    cancelled = FineTuneJob.objects.create(dataset=dataset, base_version=newer, state=FineTuneState.CANCELLED)
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(User.objects.create_superuser("root", password="correct-horse-battery"))
 
+    posts = {
+        f"/admin/registry/modelversion/{candidate.pk}/activate/": {},
+        f"/admin/registry/modelversion/{tiny_model.pk}/activate/": {"return_to": "version"},  # a rollback
+        "/admin/registry/modelversion/add/": {"name": "Uploaded", "notes": "",
+                                              "weights": upload(tiny_generator_bytes(3), name="g.safetensors")},
+        f"/admin/finetune/finetunejob/{queued.pk}/cancel/": {},
+        f"/admin/finetune/finetunejob/{cancelled.pk}/resume/": {},
+        "/admin/finetune/dataset/add/": {"name": "More", "folder": "",
+                                         "archive": upload(colour_zip(2), name="more.zip")},
+    }
+    for url, data in posts.items():
+        response = strict.post(url, data)
+        assert response.status_code == 403 and b"CSRF verification failed" in response.content, url
+
+    assert list(ModelVersion.objects.filter(is_active=True)) == [newer]
+    assert ModelVersion.objects.count() == 3 and Dataset.objects.count() == 1
+    queued.refresh_from_db()
+    cancelled.refresh_from_db()
+    assert (queued.state, cancelled.state) == (FineTuneState.QUEUED, FineTuneState.CANCELLED)
+
+
+def test_staff_browse_photos_and_jobs_in_the_admin_without_file_links(client, done_job):
     admin = User.objects.create_superuser("root", password="correct-horse-battery")
     client.force_login(admin)
 

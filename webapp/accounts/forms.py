@@ -4,7 +4,8 @@ from django.contrib.auth.models import User
 
 
 class SignUpForm(UserCreationForm):
-    email = forms.EmailField(required=False, help_text="Optional. Only used to reset a forgotten password.")
+    # Hue sends no email (there is no password reset), so the form promises nothing about it.
+    email = forms.EmailField(required=False, help_text="Optional.")
 
     class Meta:
         model = User

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable
 
+from django.core.exceptions import ValidationError
 from django.db import close_old_connections, connection, models
 from django.db.models import F
 from django.utils import timezone
@@ -69,7 +70,14 @@ class Job(models.Model):
 
 
 def claim(model: type[Job], pk) -> Job | None:
-    """Take a queued job for this worker; None when it is not queued (done, running elsewhere, deleted)."""
+    """Take a queued job for this worker; None when it is not queued (done, running elsewhere, deleted)
+    or when `pk` cannot be a job's key at all (a malformed task message)."""
+    try:
+        pk = model._meta.pk.to_python(pk)
+    except ValidationError:
+        # Permanent: no retry can make such a job exist, and the task retries whatever escapes it.
+        log.error("%s task for a malformed id %r; dropping it", model.__name__, pk)
+        return None
     token = uuid.uuid4().hex
     now = timezone.now()
     claimed = model.objects.filter(pk=pk, state=JobState.QUEUED).update(

@@ -21,12 +21,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 DECODERS = ["JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF"]
 FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP", "TIFF": "TIFF", "BMP": "BMP", "GIF": "GIF"}
 ACCEPTED = "JPEG, PNG, WebP, TIFF, BMP or GIF"
+ANIMATED_FORMATS = {"GIF", "WEBP", "PNG"}  # their extra frames are an animation (APNG for PNG); TIFF's are pages
 THUMBNAIL_SIDE = 480  # gallery cards (2x a ~240 px card)
 PREVIEW_SIDE = 1600  # the compare slider on the detail page
 # Chroma (YCbCr Cb/Cr, 0..~180) thresholds that tell a colour photo from a toned or gray one. Measured on
 # scans of real black-and-white prints (spread <= 6, sepia toning moves the mean to 10..18) and colour photos.
 COLOUR_SPREAD = 8.0  # 90th percentile distance of pixels' chroma from the photo's mean chroma
 TINT_CHROMA = 6.0  # length of the mean chroma of a toned (sepia, cyanotype) print
+# Pillow's own decompression-bomb guard (~89.5 MP): it warns above this and refuses above twice this, at open.
+PILLOW_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 
 
 class UploadRejected(ValueError):
@@ -40,6 +43,16 @@ class InspectedImage:
     width: int  # upright
     height: int
     notes: list[str] = field(default_factory=list)  # what the user should know about how it was read
+
+
+def follow_pixel_limit(max_pixels: int) -> None:
+    """Raise Pillow's guard to the app's pixel limit, process-wide (web and worker processes, at start).
+
+    Otherwise, with a limit configured above Pillow's default, Pillow warns about photos the app
+    accepts and refuses some of them at open with the wrong message, before inspect_upload's own
+    check. It is never lowered below Pillow's default: other code (datasets) relies on it as is.
+    """
+    Image.MAX_IMAGE_PIXELS = max(PILLOW_MAX_PIXELS, max_pixels)
 
 
 def describe_bytes(size: int) -> str:
@@ -86,8 +99,8 @@ def inspect_upload(file: BinaryIO, size: int, *, max_bytes: int, max_pixels: int
     try:
         if frames > 1:
             image.seek(0)
-            if image.format == "GIF":
-                notes.append("This is an animated GIF: Hue colorizes its first frame.")
+            if image.format in ANIMATED_FORMATS:
+                notes.append(f"This is an animated {FORMATS[image.format]}: Hue colorizes its first frame.")
             else:
                 notes.append(f"This {FORMATS[image.format]} file has {frames} pages: Hue colorizes the first one.")
         image.load()
@@ -179,9 +192,34 @@ def png_to_jpeg(source: BinaryIO, quality: int = 92) -> bytes:
     return buffer.getvalue()
 
 
+class UnreadableImage(ValueError):
+    """A stored file that Pillow cannot decode (damaged since upload): no retry can help; str() says so."""
+
+
+def damaged(exc: BaseException) -> str:
+    return (f"The stored original is damaged: {str(exc).strip() or type(exc).__name__}. "
+            "Delete this photo and upload it again.")
+
+
 def open_original(source: BinaryIO) -> Image.Image:
-    """Decode a stored original (first frame) for colorization; the engine applies the EXIF orientation."""
-    image = Image.open(source, formats=DECODERS)
-    image.seek(0)
-    image.load()
+    """Decode a stored original (first frame) for colorization; the engine applies the EXIF orientation.
+
+    UnreadableImage when the file is not (or no longer) a whole image. The source's own read
+    errors, such as a storage connection reset, pass through unchanged: those may go away.
+    """
+    try:
+        image = Image.open(source, formats=DECODERS)
+        image.seek(0)
+        image.load()
+    except UnidentifiedImageError:
+        raise UnreadableImage("The stored original is not an image Hue can read any more. "
+                              "Delete this photo and upload it again.") from None
+    except OSError as exc:
+        # Pillow reports a damaged file ("image file is truncated", decoder errors) as a plain OSError,
+        # whereas failing I/O raises its subclasses (ConnectionResetError, TimeoutError, ...).
+        if type(exc) is not OSError:
+            raise
+        raise UnreadableImage(damaged(exc)) from None
+    except (SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError) as exc:
+        raise UnreadableImage(damaged(exc)) from None
     return image

@@ -145,6 +145,8 @@ def delete_photo(photo: Photo) -> None:
 
 
 def is_transient(exc: BaseException) -> bool:
+    """Storage, database and GPU-memory errors may go away. A damaged image does not: open_original
+    turns Pillow's errors (OSErrors too) into UnreadableImage before they get here."""
     if isinstance(exc, (OSError, DatabaseError)):
         return True
     return type(exc).__name__ == "OutOfMemoryError"  # torch.cuda.OutOfMemoryError, without importing torch
@@ -162,6 +164,9 @@ def run_colorization(colorization_id) -> None:
             version, files = colorize(job)
     except NoActiveModel:
         fail(job, "No colorization model is active yet. Once an administrator activates one, re-run this photo.")
+    except images.UnreadableImage as exc:
+        log.warning("colorization %s: %s", job.pk, exc)
+        fail(job, str(exc))
     except Exception as exc:
         if type(exc).__name__ == "SoftTimeLimitExceeded":
             fail(job, f"Colorizing took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT // 60} minutes. "

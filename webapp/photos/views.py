@@ -8,9 +8,10 @@ from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from webapp.photos import events, images, services
+from webapp.photos import events, images, services, uploads
 from webapp.photos.forms import RerunForm
 from webapp.photos.images import UploadRejected
 from webapp.photos.models import Photo
@@ -30,10 +31,17 @@ def upload_limits() -> dict:
     }
 
 
+@csrf_exempt  # upload_page checks the token: the check reads the body, so the size limit must be in place first
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload(request):
     """The upload page; a POST takes one file per request from the page's script, or many from the plain form."""
+    request.upload_handlers.insert(0, uploads.PhotoSizeLimit(request, settings.UPLOAD_MAX_BYTES))
+    return upload_page(request)
+
+
+@csrf_protect
+def upload_page(request):
     if request.method == "GET":
         return render(request, "photos/upload.html", {"limits": upload_limits()})
     files = request.FILES.getlist("files")
