@@ -10,6 +10,7 @@ import random
 import shutil
 import socket
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from webapp.core import jobs
@@ -55,34 +57,87 @@ def queue_dataset(dataset: Dataset) -> None:
 
 
 def check_dataset(dataset_id: str) -> None:
-    """Check a dataset's photos once; a second delivery of the same task does nothing."""
+    """Check a dataset's photos once: claimed with a token and heartbeaten like a Job, so a second
+    delivery does nothing and the reaper can hand a check whose worker died to a new attempt."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
     claimed = Dataset.objects.filter(pk=dataset_id, status=Dataset.Status.PENDING).update(
-        status=Dataset.Status.PROCESSING)
+        status=Dataset.Status.PROCESSING, claim_token=token, attempts=F("attempts") + 1, started_at=now,
+        heartbeat_at=now, message="")
     if not claimed:
         return
     dataset = Dataset.objects.get(pk=dataset_id)
+
+    def owned():
+        return Dataset.objects.filter(pk=dataset.pk, status=Dataset.Status.PROCESSING, claim_token=token)
+
+    _delete_storage_tree(dataset.storage_prefix)  # whatever an attempt whose worker died had stored
     try:
-        report = ingest_archive(dataset) if dataset.source == Dataset.Source.ARCHIVE else ingest_folder(dataset)
+        with jobs.Heartbeat(dataset, interval=settings.JOB_HEARTBEAT_INTERVAL, owned=owned):
+            report = ingest_archive(dataset) if dataset.source == Dataset.Source.ARCHIVE else ingest_folder(dataset)
         if not report.kept:
             raise DatasetRejected("no usable colour photos were found" + _reasons(report.skipped_by_reason))
-        write_manifest(dataset, report)
+        with transaction.atomic():
+            # Locked, so the reaper cannot hand the check to another attempt between this test and the write.
+            if not owned().select_for_update().exists():
+                log.info("dataset %s was handed to another attempt while this one checked it", dataset.pk)
+                return
+            write_manifest(dataset, report)
+            owned().update(
+                status=Dataset.Status.READY,
+                message=f"{len(report.kept):,} photos ready; {len(report.skipped):,} skipped.",
+                image_count=len(report.kept), skipped_count=len(report.skipped),
+                skipped_by_reason=report.skipped_by_reason, skipped_examples=report.skipped[:MAX_SKIP_EXAMPLES],
+                thumbnails=report.thumbnails, archive="", claim_token="", processed_at=timezone.now(),
+            )
     except Exception as exc:
-        if not isinstance(exc, (ArchiveRejected, DatasetRejected)):
+        refused = isinstance(exc, (ArchiveRejected, DatasetRejected))
+        if not refused:
             log.exception("checking dataset %s failed", dataset.pk)
-        _delete_storage_tree(dataset.storage_prefix)  # nothing half-extracted stays behind
-        message = str(exc) if isinstance(exc, (ArchiveRejected, DatasetRejected)) else f"Checking failed: {exc}"
-        Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.FAILED, message=message[:2000],
-                                                     processed_at=timezone.now())
+        message = str(exc) if refused else f"Checking failed: {exc}"
+        if owned().update(status=Dataset.Status.FAILED, message=message[:2000], claim_token="",
+                          processed_at=timezone.now()):
+            _discard_files(dataset)
         return
     if dataset.archive:
         dataset.archive.delete(save=False)  # the accepted photos are stored; the upload is spent
-    Dataset.objects.filter(pk=dataset.pk).update(
-        status=Dataset.Status.READY,
-        message=f"{len(report.kept):,} photos ready; {len(report.skipped):,} skipped.",
-        image_count=len(report.kept), skipped_count=len(report.skipped),
-        skipped_by_reason=report.skipped_by_reason, skipped_examples=report.skipped[:MAX_SKIP_EXAMPLES],
-        thumbnails=report.thumbnails, archive="", processed_at=timezone.now(),
-    )
+
+
+def _discard_files(dataset: Dataset) -> None:
+    """A rejected dataset keeps no half-stored photos."""
+    _delete_storage_tree(dataset.storage_prefix)
+
+
+def requeue_stalled_datasets() -> jobs.ReaperReport:
+    """Checks whose worker died (no heartbeat) go back to pending with a new message, or end failed
+    after JOB_MAX_ATTEMPTS; pending checks whose message Redis lost get it sent again."""
+    from worker.tasks import check_dataset as task
+
+    now = timezone.now()
+    report = jobs.ReaperReport()
+    stale = now - timedelta(seconds=settings.FINETUNE_STALLED_AFTER)
+    for dataset in Dataset.objects.filter(status=Dataset.Status.PROCESSING, heartbeat_at__lt=stale):
+        owned = Dataset.objects.filter(pk=dataset.pk, status=Dataset.Status.PROCESSING,
+                                       claim_token=dataset.claim_token)
+        if dataset.attempts >= settings.JOB_MAX_ATTEMPTS:
+            if owned.update(status=Dataset.Status.FAILED, claim_token="", processed_at=now,
+                            message=f"The training worker stopped while checking these photos, {dataset.attempts} "
+                                    "times. A photo may be too large for its memory: try a smaller set."):
+                _discard_files(dataset)
+                report.failed.append(dataset.pk)
+        elif owned.update(status=Dataset.Status.PENDING, claim_token="", enqueued_at=now,
+                          message="Waiting for the training worker again: it stopped while checking these photos."):
+            report.requeued.append(dataset.pk)
+            task.delay(str(dataset.pk))
+    lost = now - timedelta(seconds=settings.JOB_RESEND_QUEUED_AFTER)
+    for dataset in Dataset.objects.filter(status=Dataset.Status.PENDING, enqueued_at__lt=lost):
+        # Conditional on enqueued_at, so two reapers running at once send one message, not two. A check
+        # that waits behind a long training run gets a copy every JOB_RESEND_QUEUED_AFTER: only one can claim.
+        if Dataset.objects.filter(pk=dataset.pk, status=Dataset.Status.PENDING,
+                                  enqueued_at=dataset.enqueued_at).update(enqueued_at=now):
+            report.resent.append(dataset.pk)
+            task.delay(str(dataset.pk))
+    return report
 
 
 def _reasons(by_reason: dict[str, int]) -> str:
@@ -170,6 +225,14 @@ def mark_interrupted_jobs() -> list:
 
             run_finetune.delay(str(job.pk))
     return interrupted
+
+
+def requeue_stalled() -> dict:
+    """The training side's periodic chores (Celery beat, maintenance queue): interrupted jobs, stalled checks."""
+    interrupted = mark_interrupted_jobs()
+    datasets = requeue_stalled_datasets()
+    return {"interrupted": len(interrupted), "datasets_requeued": len(datasets.requeued),
+            "datasets_resent": len(datasets.resent), "datasets_failed": len(datasets.failed)}
 
 
 def activate(version) -> None:
