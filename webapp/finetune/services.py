@@ -250,23 +250,36 @@ def run_job(job_id: str) -> None:
     job = jobs.claim(FineTuneJob, job_id)
     if job is None:
         return  # not queued: a second delivery, a cancelled job, or one already running elsewhere
-    FineTuneJob.objects.filter(pk=job.pk).update(worker=socket.gethostname(), message="Preparing the photos.")
-    job.refresh_from_db()
-    events.job_changed(job)
+    FineTuneJob.objects.filter(pk=job.pk).update(worker=socket.gethostname())
+    runner = JobRunner(job)
     try:
         with jobs.Heartbeat(job, interval=settings.JOB_HEARTBEAT_INTERVAL):
-            JobRunner(job).run()
+            runner.say("Preparing the photos.")
+            runner.run()
+    except ClaimLost:
+        log.warning("fine-tuning job %s was taken from this worker (marked interrupted); stopped without writing",
+                    job.pk)
     except Exception as exc:
         log.exception("fine-tuning job %s failed", job.pk)
         _end(job, FineTuneState.FAILED, f"Training failed: {exc}")
 
 
+class ClaimLost(Exception):
+    """The job is no longer this worker's (the reaper marked it interrupted; it may run elsewhere now)."""
+
+
+def _owned(job: FineTuneJob):
+    """The job's row while this worker holds its claim: every write of a running job goes through it."""
+    return FineTuneJob.objects.filter(pk=job.pk, state=FineTuneState.RUNNING, claim_token=job.claim_token)
+
+
 def _end(job: FineTuneJob, state: str, message: str, **fields) -> bool:
     """Record how a claimed job ended; False when its claim was lost meanwhile (marked interrupted)."""
-    ended = FineTuneJob.objects.filter(pk=job.pk, state=FineTuneState.RUNNING, claim_token=job.claim_token).update(
-        state=state, message=message[:500], finished_at=timezone.now(), claim_token="", **fields)
-    job.refresh_from_db()
-    events.job_changed(job)
+    ended = _owned(job).update(state=state, message=message[:500], finished_at=timezone.now(), claim_token="",
+                               **fields)
+    if ended:
+        job.refresh_from_db()
+        events.job_changed(job)
     return bool(ended)
 
 
@@ -278,6 +291,14 @@ class JobRunner:
         self.run_dir = Path(settings.TRAINING_DIR) / str(job.pk)
         self.last_save = self.last_cancel_check = 0.0
         self.pushed_step = -1  # the newest loss point already pushed to the admin pages
+        self.claim_lost = False
+
+    def update(self, **fields) -> bool:
+        """Write to the job while this worker still holds its claim; remember when it no longer does."""
+        if _owned(self.job).update(**fields):
+            return True
+        self.claim_lost = True
+        return False
 
     def run(self) -> None:
         from colorizer.evaluate import evaluate
@@ -297,6 +318,8 @@ class JobRunner:
         config = TrainConfig(**{**options, **settings.FINETUNE_TRAIN_OPTIONS})  # operators may override any field
         self.say("Training.")
         result = train(config, on_progress=self.on_progress, should_stop=self.should_stop)
+        if self.claim_lost:
+            raise ClaimLost  # should_stop() said so: the engine stopped; its checkpoint stays local
         if result.cancelled:
             _end(job, FineTuneState.CANCELLED, "Cancelled. Resume continues from the last checkpoint.")
             return
@@ -307,12 +330,13 @@ class JobRunner:
         base = evaluate(str(base_weights), str(val_dir), **options)["model"]
         comparison = {"photos": len(os.listdir(val_dir)), "candidate": candidate, "base": base,
                       "base_version": job.base_version.number if job.base_version else None}
+        if not self.update(comparison=comparison):
+            raise ClaimLost
         with open(result.generator_path, "rb") as weights, open(result.sample_grid, "rb") as grid:
             version = registry.register_version(
                 File(weights, name="generator.safetensors"), name=f"Fine-tuned on {job.dataset.name}",
                 base_version=job.base_version, metrics=candidate, history=result.history,
                 sample_grid=File(grid, name="samples.png"), notes=self.recipe())
-        FineTuneJob.objects.filter(pk=job.pk).update(comparison=comparison)
         if _end(job, FineTuneState.DONE, f"Finished: v{version.number} is ready to compare and activate.",
                 result_version=version):
             events.versions_changed()
@@ -390,7 +414,9 @@ class JobRunner:
                 with open(path, "rb") as handle:
                     default_storage.save(f"{prefix}/{path.name}", File(handle))
         previous = self.job.checkpoint_prefix
-        FineTuneJob.objects.filter(pk=self.job.pk).update(checkpoint_prefix=prefix)
+        if not self.update(checkpoint_prefix=prefix):
+            _delete_storage_tree(prefix)  # the job is another worker's now: its checkpoints are not ours to touch
+            return
         self.job.checkpoint_prefix = prefix
         if previous:
             _delete_storage_tree(previous)
@@ -398,7 +424,10 @@ class JobRunner:
     # -- progress --------------------------------------------------------------------
 
     def on_progress(self, event: dict) -> None:
+        if self.claim_lost:
+            return  # stopping: nothing of this run is the job's any more
         kind = event["kind"]
+        replaced_grid = ""
         if kind == "step":
             self.record_losses(event)
             if time.monotonic() - self.last_save < PROGRESS_SAVE_INTERVAL_S:
@@ -409,7 +438,7 @@ class JobRunner:
                 self.store_checkpoint(event["checkpoint"])
             self.job.epoch_history = [*self.job.epoch_history, _epoch_summary(event)]
             if event.get("sample_grid"):
-                self.store_sample_grid(event)
+                replaced_grid = self.store_sample_grid(event)
         elif kind not in ("done", "cancelled"):
             return
         if kind in ("done", "cancelled"):
@@ -418,9 +447,13 @@ class JobRunner:
         else:
             self.job.progress = _progress_summary(event)
         self.last_save = time.monotonic()
-        FineTuneJob.objects.filter(pk=self.job.pk).update(
-            progress=self.job.progress, loss_history=self.job.loss_history, epoch_history=self.job.epoch_history,
-            sample_grid=self.job.sample_grid.name or "")
+        if not self.update(progress=self.job.progress, loss_history=self.job.loss_history,
+                           epoch_history=self.job.epoch_history, sample_grid=self.job.sample_grid.name or ""):
+            if replaced_grid:
+                default_storage.delete(self.job.sample_grid.name)  # ours alone; the job still shows the old one
+            return
+        if replaced_grid:
+            default_storage.delete(replaced_grid)
         fresh = [point for point in self.job.loss_history if point["step"] > self.pushed_step]
         if fresh:
             self.pushed_step = fresh[-1]["step"]
@@ -436,23 +469,32 @@ class JobRunner:
         if len(history) > LOSS_POINTS_KEPT:
             self.job.loss_history = history[::2]
 
-    def store_sample_grid(self, event: dict) -> None:
+    def store_sample_grid(self, event: dict) -> str:
+        """Store the epoch's grid; returns the one it replaces, deleted once the job points at the new one."""
         previous = self.job.sample_grid.name
         with open(event["sample_grid"], "rb") as handle:
             name = f"{self.job.pk}-{event['stage']}-{event['epoch']:03d}.png"
             self.job.sample_grid.save(name, File(handle), save=False)
-        if previous and previous != self.job.sample_grid.name:
-            default_storage.delete(previous)
+        return previous if previous and previous != self.job.sample_grid.name else ""
 
     def should_stop(self) -> bool:
+        """Polled by the engine after every step: a cancel request, or the claim gone (the reaper marked the
+        job interrupted, and an admin may have resumed it on another worker)."""
         now = time.monotonic()
+        if self.claim_lost:
+            return True
         if now - self.last_cancel_check < CANCEL_POLL_INTERVAL_S:
             return False
         self.last_cancel_check = now
-        return FineTuneJob.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+        row = FineTuneJob.objects.filter(pk=self.job.pk).values("state", "claim_token", "cancel_requested").first()
+        if row is None or row["state"] != FineTuneState.RUNNING or row["claim_token"] != self.job.claim_token:
+            self.claim_lost = True
+            return True
+        return row["cancel_requested"]
 
     def say(self, message: str) -> None:
-        FineTuneJob.objects.filter(pk=self.job.pk).update(message=message)
+        if not self.update(message=message):
+            raise ClaimLost
         self.job.refresh_from_db()
         events.job_changed(self.job)
 

@@ -121,6 +121,33 @@ def test_cancel_stops_within_a_few_steps_and_resume_continues_from_the_checkpoin
     assert total.pk == job.pk and ModelVersion.objects.filter(pk=job.result_version_id).exists()
 
 
+RUNNER_WRITES = ("state", "message", "claim_token", "heartbeat_at", "progress", "loss_history", "epoch_history",
+                 "checkpoint_prefix", "sample_grid", "comparison", "result_version")
+
+
+def test_a_run_whose_claim_is_revoked_stops_and_writes_nothing_more(staff_user, dataset, base_version,
+                                                                    quick_training):
+    from django.core.files.storage import default_storage
+
+    job = make_job(dataset, base_version, staff_user, l1_epochs=1, gan_epochs=30)
+    runner = threading.Thread(target=services.run_job, args=[str(job.pk)])
+    runner.start()
+    wait_for(lambda: FineTuneJob.objects.get(pk=job.pk).checkpoint_prefix, timeout=120,
+             message="the first epoch's checkpoint")
+
+    # The reaper marked it interrupted (its heartbeat was late), an admin resumed it, another worker claimed it.
+    FineTuneJob.objects.filter(pk=job.pk).update(claim_token="another-worker")
+    revoked = FineTuneJob.objects.filter(pk=job.pk).values(*RUNNER_WRITES).get()
+    runner.join(timeout=60)
+
+    assert not runner.is_alive(), "the run kept training after losing its claim"
+    assert FineTuneJob.objects.filter(pk=job.pk).values(*RUNNER_WRITES).get() == revoked
+    assert revoked["progress"]["global_step"] < revoked["progress"]["total_steps"]
+    assert list(ModelVersion.objects.all()) == [base_version]
+    checkpoints, _ = default_storage.listdir(f"finetune/{job.pk}")
+    assert checkpoints == [revoked["checkpoint_prefix"].rsplit("/", 1)[-1]]  # none added, the job's kept
+
+
 def test_a_job_whose_worker_died_is_shown_interrupted_and_can_be_resumed(staff_user, dataset, base_version, settings):
     from datetime import timedelta
 
