@@ -308,6 +308,7 @@ class JobRunner:
         train_dir, val_dir = self.prepare_photos()
         base_weights = self.fetch_base_weights()
         self.fetch_checkpoint()
+        self.rewind_history()
         options = dict(
             train_dir=str(train_dir), val_dir=str(val_dir), out_dir=str(self.run_dir / "run"),
             init_generator=str(base_weights), l1_epochs=job.l1_epochs, gan_epochs=job.gan_epochs,
@@ -405,6 +406,22 @@ class JobRunner:
                 shutil.copyfileobj(source, out)
         incoming.rename(local)  # complete or absent, never half there
 
+    def rewind_history(self) -> None:
+        """The engine continues from its checkpoint's step (from scratch without one) and trims its own log
+        to it: drop the chart points and epochs recorded after that step, so the resumed run's steps follow
+        on instead of mixing with them, and have open pages redraw."""
+        step = _checkpoint_step(self.run_dir / "run" / "checkpoints")
+        job = self.job
+        losses = [point for point in job.loss_history if point["step"] <= step]
+        epochs = [epoch for epoch in job.epoch_history if epoch["global_step"] <= step]
+        self.pushed_step = step
+        if (len(losses), len(epochs)) == (len(job.loss_history), len(job.epoch_history)):
+            return
+        if not self.update(loss_history=losses, epoch_history=epochs):
+            raise ClaimLost
+        job.loss_history, job.epoch_history = losses, epochs
+        events.job_snapshot(job)
+
     def store_checkpoint(self, checkpoint_dir: str) -> None:
         """Copy the checkpoint to storage, then point the job at it (the old one is removed after)."""
         stamp = int(time.time() * 1000)
@@ -497,6 +514,15 @@ class JobRunner:
             raise ClaimLost
         self.job.refresh_from_db()
         events.job_changed(self.job)
+
+
+def _checkpoint_step(directory: Path) -> int:
+    """The global step the engine resumes from: its checkpoint's, 0 without one."""
+    from colorizer.train import recover_checkpoint
+
+    if not recover_checkpoint(directory):  # the engine's own test, swap of a crashed save included
+        return 0
+    return json.loads((directory / "state.json").read_text())["global_step"]
 
 
 def loader_workers() -> int:

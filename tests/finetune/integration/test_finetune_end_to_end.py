@@ -171,14 +171,37 @@ def test_a_job_whose_worker_died_is_shown_interrupted_and_can_be_resumed(staff_u
     assert services.mark_interrupted_jobs() == []  # a queued job is not touched
 
 
-def test_a_training_worker_killed_mid_job_leaves_it_interrupted_and_resume_finishes_it(
-        staff_user, dataset, base_version, private_redis, tmp_path, media_storage, settings):
+def points_past_the_stored_checkpoint(job) -> bool:
+    """Whether the job's saved chart goes beyond the step of its stored checkpoint, mid-epoch: what a
+    worker killed now leaves for the resumed run, which continues from that checkpoint, to clean up."""
     import json
 
+    from django.core.files.storage import default_storage
+
+    job = FineTuneJob.objects.get(pk=job.pk)
+    if not job.checkpoint_prefix or not job.loss_history:
+        return False
+    try:
+        with default_storage.open(f"{job.checkpoint_prefix}/state.json") as handle:
+            checkpoint_step = json.load(handle)["global_step"]
+    except FileNotFoundError:
+        return False  # replaced by a newer one meanwhile
+    # A few steps before the epoch's end, so the worker is killed before it stores the next checkpoint.
+    early = job.progress.get("step", 0) <= job.progress.get("steps_per_epoch", 0) - 4
+    return early and job.loss_history[-1]["step"] > checkpoint_step
+
+
+def test_a_training_worker_killed_mid_job_leaves_it_interrupted_and_resume_finishes_it(
+        staff_user, base_version, private_redis, tmp_path, media_storage, settings):
+    import json
+
+    from tests.finetune.integration.conftest import checked_dataset
     from tests.webapp.harness import WorkerProcess, celery_broker, worker_env
 
     settings.FINETUNE_STALLED_AFTER = 2
-    job = make_job(dataset, base_version, staff_user, l1_epochs=1, gan_epochs=12)
+    # 60 training photos in batches of 2: epochs long enough for progress saves between checkpoints.
+    dataset = checked_dataset(staff_user, photos=80)
+    job = make_job(dataset, base_version, staff_user, l1_epochs=1, gan_epochs=2)
     env = worker_env(private_redis.url, media_storage, tmp_path, JOB_HEARTBEAT_INTERVAL="0.2",
                      TRAINING_DIR=str(tmp_path / "training"), FINETUNE_EVAL_FID="0",
                      FINETUNE_LOADER_WORKERS="2",  # a prefork child must decode in-process regardless
@@ -188,10 +211,12 @@ def test_a_training_worker_killed_mid_job_leaves_it_interrupted_and_resume_finis
 
     first = WorkerProcess(env, tmp_path / "trainer-1.log", "--hostname", "first@%h", queues="training")
     try:
-        wait_for(lambda: FineTuneJob.objects.get(pk=job.pk).checkpoint_prefix, timeout=120,
-                 message="the first epoch's checkpoint")
+        # Past the progress-save throttle after a checkpoint: the saved chart holds steps the resumed run redoes.
+        wait_for(lambda: points_past_the_stored_checkpoint(job), timeout=180,
+                 message="progress saved after a stored checkpoint")
     finally:
         first.kill()
+    assert points_past_the_stored_checkpoint(job), "the kill came after the next checkpoint: nothing to rewind"
     job.refresh_from_db()
     assert job.state == FineTuneState.RUNNING  # nobody told the database
 
@@ -212,5 +237,7 @@ def test_a_training_worker_killed_mid_job_leaves_it_interrupted_and_resume_finis
     assert job.state == FineTuneState.DONE, f"{job.message}\n{second.output()}"
     assert job.attempts == 2 and job.result_version is not None
     steps = [point["step"] for point in job.loss_history]
-    assert steps == sorted(set(steps)) and min(steps) == 1  # the first session's steps were kept, not redone
+    assert all(a < b for a, b in zip(steps, steps[1:])), steps  # the redone steps replaced, not appended
+    assert min(steps) == 1 and steps[-1] == job.progress["total_steps"]  # the first session's points were kept
+    assert [epoch["global_step"] for epoch in job.epoch_history] == [30, 60, 90]
     assert killed_at < job.progress["global_step"] == job.progress["total_steps"]
