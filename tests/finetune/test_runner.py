@@ -1,14 +1,20 @@
 """The training runner around the engine: what it writes to the job, and when it must not."""
 
 import json
+from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image
 
+from tests.factories import tiny_generator_bytes
 from tests.finetune.conftest import colour_zip
 from webapp.core import broadcast, jobs
 from webapp.finetune import services
-from webapp.finetune.models import Dataset, FineTuneJob
+from webapp.finetune.models import Dataset, FineTuneJob, FineTuneState
+from webapp.registry import services as registry
+from webapp.registry.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -65,3 +71,110 @@ def test_a_run_without_a_checkpoint_starts_its_chart_over(job, pushed):
 
     assert FineTuneJob.objects.get(pk=job.pk).loss_history == []
     assert [type for _, type, _ in pushed] == ["finetune.snapshot"]
+
+
+class Engine:
+    """colorizer.train.train and colorizer.evaluate.evaluate without the training: the files they leave
+    and the events they send, for 4 steps in one L1 epoch. `on_step(runner_should_stop)` runs each step."""
+
+    STEPS = 4
+
+    def __init__(self):
+        self.on_step = lambda: None
+        self.on_score = lambda: None
+        self.scored = []
+
+    def train(self, config, on_progress, should_stop):
+        from colorizer.train import TrainResult
+
+        out = Path(config.out_dir)
+        checkpoints = out / "checkpoints"
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        grid = out / "samples" / "epoch_001.png"
+        grid.parent.mkdir(exist_ok=True)
+        Image.new("RGB", (12, 4)).save(grid)
+        base = {"stage": "l1", "epoch": 1, "epochs": 1, "steps_per_epoch": self.STEPS, "total_steps": self.STEPS,
+                "eta_seconds": 0.0, "images_per_second": 10.0}
+        stopped = False
+        for step in range(1, self.STEPS + 1):
+            losses = {"D_real": None, "D_fake": None, "G_GAN": None, "G_L1": 10.0 - step}
+            on_progress({**base, "kind": "step", "step": step, "global_step": step, "losses": losses})
+            self.on_step()
+            if should_stop():
+                stopped = True
+                break
+        if not stopped:
+            (checkpoints / "state.json").write_text(json.dumps({"global_step": step}))
+            on_progress({**base, "kind": "epoch", "step": step, "global_step": step, "losses": losses,
+                         "val": {"l1": 0.1}, "sample_grid": str(grid), "checkpoint": str(checkpoints)})
+        (checkpoints / "state.json").write_text(json.dumps({"global_step": step}))
+        (out / "generator.safetensors").write_bytes(tiny_generator_bytes(seed=5))
+        on_progress({"kind": "cancelled" if stopped else "done", "global_step": step, "total_steps": self.STEPS,
+                     "checkpoint": str(checkpoints), "sample_grid": str(grid)})
+        return TrainResult(generator_path=str(out / "generator.safetensors"), history=[{"epoch": 1, "stage": "l1"}],
+                           val_metrics={}, sample_grid=str(grid), curves=None, checkpoint_dir=str(checkpoints),
+                           cancelled=stopped, global_step=step)
+
+    def evaluate(self, model, data_dir, **options):
+        self.scored.append(Path(model).name)
+        self.on_score()
+        return {"model": {"auc": 0.9 if len(self.scored) == 1 else 0.8}}
+
+
+@pytest.fixture
+def engine(monkeypatch, settings):
+    from colorizer import evaluate, train
+
+    settings.FINETUNE_EVAL_FID = False
+    settings.COLORIZER_DEVICE = "cpu"
+    fake = Engine()
+    monkeypatch.setattr(train, "train", fake.train)
+    monkeypatch.setattr(evaluate, "evaluate", fake.evaluate)
+    return fake
+
+
+def stored_files(prefix: str) -> list[str]:
+    try:
+        directories, files = default_storage.listdir(prefix)
+    except FileNotFoundError:
+        return []
+    return [f"{prefix}/{name}" for name in files] + [name for directory in directories
+                                                     for name in stored_files(f"{prefix}/{directory}")]
+
+
+def test_a_finished_job_registers_one_version_and_deletes_its_checkpoints(job, engine, monkeypatch):
+    stored = []
+    store = services.JobRunner.store_checkpoint
+    monkeypatch.setattr(services.JobRunner, "store_checkpoint",
+                        lambda runner, folder: stored.append(folder) or store(runner, folder))
+
+    services.run_job(str(job.pk))
+
+    job.refresh_from_db()
+    assert job.state == FineTuneState.DONE, job.message
+    assert job.result_version.metrics == {"auc": 0.9} and job.comparison["base"] == {"auc": 0.8}
+    assert len(stored) == 1  # the epoch's checkpoint; not copied again on "done"
+    assert stored_files(f"finetune/{job.pk}") == [] and job.checkpoint_prefix == ""
+
+
+def test_a_crash_between_registering_and_finishing_leaves_no_version_for_the_resume_to_duplicate(
+        job, engine, base_version, monkeypatch):
+    register = registry.register_version
+
+    def register_then_die(*args, **kwargs):
+        register(*args, **kwargs)
+        raise RuntimeError("the worker died here")
+
+    monkeypatch.setattr(registry, "register_version", register_then_die)
+    services.run_job(str(job.pk))
+    job.refresh_from_db()
+    assert job.state == FineTuneState.FAILED and list(ModelVersion.objects.all()) == [base_version]
+    assert stored_files(job.checkpoint_prefix)  # kept for the resume
+
+    monkeypatch.setattr(registry, "register_version", register)
+    assert services.resume_job(job)
+    services.run_job(str(job.pk))
+
+    job.refresh_from_db()
+    assert job.state == FineTuneState.DONE, job.message
+    assert ModelVersion.objects.exclude(pk=base_version.pk).count() == 1

@@ -331,16 +331,36 @@ class JobRunner:
         base = evaluate(str(base_weights), str(val_dir), **options)["model"]
         comparison = {"photos": len(os.listdir(val_dir)), "candidate": candidate, "base": base,
                       "base_version": job.base_version.number if job.base_version else None}
-        if not self.update(comparison=comparison):
-            raise ClaimLost
-        with open(result.generator_path, "rb") as weights, open(result.sample_grid, "rb") as grid:
-            version = registry.register_version(
-                File(weights, name="generator.safetensors"), name=f"Fine-tuned on {job.dataset.name}",
-                base_version=job.base_version, metrics=candidate, history=result.history,
-                sample_grid=File(grid, name="samples.png"), notes=self.recipe())
-        if _end(job, FineTuneState.DONE, f"Finished: v{version.number} is ready to compare and activate.",
-                result_version=version):
-            events.versions_changed()
+        self.finish(result, candidate, comparison)
+
+    def finish(self, result, candidate: dict, comparison: dict) -> None:
+        """Register the candidate and mark the job done in one transaction, while this worker holds the
+        claim: a crash between the two can no longer leave a version that the resumed run registers again."""
+        job = self.job
+        version = None
+        try:
+            with open(result.generator_path, "rb") as weights, open(result.sample_grid, "rb") as grid:
+                with transaction.atomic():
+                    if not _owned(job).select_for_update().exists():
+                        raise ClaimLost
+                    version = registry.register_version(
+                        File(weights, name="generator.safetensors"), name=f"Fine-tuned on {job.dataset.name}",
+                        base_version=job.base_version, metrics=candidate, history=result.history,
+                        sample_grid=File(grid, name="samples.png"), notes=self.recipe())
+                    if not _owned(job).update(
+                            state=FineTuneState.DONE, claim_token="", finished_at=timezone.now(),
+                            message=f"Finished: v{version.number} is ready to compare and activate.",
+                            result_version=version, comparison=comparison, checkpoint_prefix=""):
+                        raise ClaimLost
+        except BaseException:
+            if version is not None:  # rolled back: its files are nobody's
+                version.weights.delete(save=False)
+                version.sample_grid.delete(save=False)
+            raise
+        job.refresh_from_db()
+        events.job_changed(job)
+        events.versions_changed()
+        _delete_checkpoints(job)
         shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def cache_photos(self, count: int) -> bool | None:
@@ -444,25 +464,22 @@ class JobRunner:
         if self.claim_lost:
             return  # stopping: nothing of this run is the job's any more
         kind = event["kind"]
+        if kind not in ("step", "epoch", "done", "cancelled"):
+            return
         replaced_grid = ""
-        if kind == "step":
+        if kind in ("step", "epoch"):
             self.record_losses(event)
-            if time.monotonic() - self.last_save < PROGRESS_SAVE_INTERVAL_S:
+            if kind == "step" and time.monotonic() - self.last_save < PROGRESS_SAVE_INTERVAL_S:
                 return
-        elif kind == "epoch":
-            self.record_losses(event)
-            if event.get("checkpoint"):
-                self.store_checkpoint(event["checkpoint"])
+            self.job.progress = _progress_summary(event)
+        if kind == "epoch":
             self.job.epoch_history = [*self.job.epoch_history, _epoch_summary(event)]
             if event.get("sample_grid"):
                 replaced_grid = self.store_sample_grid(event)
-        elif kind not in ("done", "cancelled"):
-            return
-        if kind in ("done", "cancelled"):
-            if event.get("checkpoint"):
-                self.store_checkpoint(event["checkpoint"])
-        else:
-            self.job.progress = _progress_summary(event)
+        if event.get("checkpoint") and kind != "done":
+            # After "done" the last epoch's checkpoint is stored already, and deleted once the version is
+            # registered: copying it again would be wasted.
+            self.store_checkpoint(event["checkpoint"])
         self.last_save = time.monotonic()
         if not self.update(progress=self.job.progress, loss_history=self.job.loss_history,
                            epoch_history=self.job.epoch_history, sample_grid=self.job.sample_grid.name or ""):
@@ -514,6 +531,18 @@ class JobRunner:
             raise ClaimLost
         self.job.refresh_from_db()
         events.job_changed(self.job)
+
+
+def _delete_checkpoints(job: FineTuneJob) -> None:
+    """A finished job's stored checkpoints (both networks and their optimisers: large) are not needed again."""
+    prefix = f"finetune/{job.pk}"
+    try:
+        directories, _ = default_storage.listdir(prefix)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in directories:
+        if name.startswith("checkpoint-"):
+            _delete_storage_tree(f"{prefix}/{name}")
 
 
 def _checkpoint_step(directory: Path) -> int:
