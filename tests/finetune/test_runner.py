@@ -75,12 +75,12 @@ def test_a_run_without_a_checkpoint_starts_its_chart_over(job, pushed):
 
 class Engine:
     """colorizer.train.train and colorizer.evaluate.evaluate without the training: the files they leave
-    and the events they send, for 4 steps in one L1 epoch. `on_step(runner_should_stop)` runs each step."""
+    and the events they send, for 4 steps in one L1 epoch. Tests hook `on_step(step)` and `on_score()`."""
 
     STEPS = 4
 
     def __init__(self):
-        self.on_step = lambda: None
+        self.on_step = lambda step: None
         self.on_score = lambda: None
         self.scored = []
 
@@ -99,7 +99,7 @@ class Engine:
         for step in range(1, self.STEPS + 1):
             losses = {"D_real": None, "D_fake": None, "G_GAN": None, "G_L1": 10.0 - step}
             on_progress({**base, "kind": "step", "step": step, "global_step": step, "losses": losses})
-            self.on_step()
+            self.on_step(step)
             if should_stop():
                 stopped = True
                 break
@@ -178,3 +178,58 @@ def test_a_crash_between_registering_and_finishing_leaves_no_version_for_the_res
     job.refresh_from_db()
     assert job.state == FineTuneState.DONE, job.message
     assert ModelVersion.objects.exclude(pk=base_version.pk).count() == 1
+
+
+def test_a_cancel_during_scoring_ends_the_job_cancelled_not_done(job, engine, base_version):
+    engine.on_score = lambda: services.request_cancel(FineTuneJob.objects.get(pk=job.pk))
+
+    services.run_job(str(job.pk))
+
+    job.refresh_from_db()
+    assert job.state == FineTuneState.CANCELLED and "while scoring" in job.message
+    assert list(ModelVersion.objects.all()) == [base_version] and job.can_resume
+    assert stored_files(job.checkpoint_prefix)  # the training is kept for the resume
+
+
+def test_a_cancel_while_the_photos_are_copied_ends_the_job_before_training(job, engine, monkeypatch):
+    trained = []
+    monkeypatch.setattr(engine, "train", lambda *args, **kwargs: trained.append(True))
+    copy = services._copy_atomically
+
+    def copy_then_cancel(source, target):
+        copy(source, target)
+        services.request_cancel(FineTuneJob.objects.get(pk=job.pk))
+
+    monkeypatch.setattr(services, "_copy_atomically", copy_then_cancel)
+    services.run_job(str(job.pk))
+
+    job.refresh_from_db()
+    assert job.state == FineTuneState.CANCELLED and "preparing the photos" in job.message
+    assert trained == []
+
+
+def test_a_cancel_mid_epoch_records_the_step_it_stopped_at(job, engine, monkeypatch):
+    monkeypatch.setattr(services, "CANCEL_POLL_INTERVAL_S", 0.0)
+    engine.on_step = lambda step: step == 3 and services.request_cancel(FineTuneJob.objects.get(pk=job.pk))
+
+    services.run_job(str(job.pk))
+
+    job.refresh_from_db()
+    assert job.state == FineTuneState.CANCELLED
+    assert job.progress["global_step"] == 3 and [point["step"] for point in job.loss_history] == [1, 2, 3]
+    assert stored_files(job.checkpoint_prefix)
+
+
+def test_progress_pushes_keep_the_stopping_state_an_admin_asked_for(job, pushed):
+    runner = services.JobRunner(jobs.claim(FineTuneJob, job.pk))  # its copy of the job predates the cancel
+    services.request_cancel(FineTuneJob.objects.get(pk=job.pk))
+    pushed.clear()
+
+    runner.on_progress({"kind": "step", "stage": "l1", "epoch": 1, "epochs": 1, "step": 3, "steps_per_epoch": 9,
+                        "global_step": 3, "total_steps": 9, "losses": {"G_L1": 4.0}, "eta_seconds": 5.0,
+                        "images_per_second": 2.0})
+
+    [(_, _, payload)] = pushed
+    assert payload["job"]["cancel_requested"] and not payload["job"]["can_cancel"]
+    assert payload["job"]["message"] == "Stopping at the next step…"
+    assert payload["job"]["progress"]["global_step"] == 3 and payload["losses"][0]["step"] == 3

@@ -264,6 +264,15 @@ def run_job(job_id: str) -> None:
         _end(job, FineTuneState.FAILED, f"Training failed: {exc}")
 
 
+class Cancelled(Exception):
+    """An admin's cancel, seen by the runner itself (copying photos, scoring); the message says where."""
+
+
+CANCELLED_EARLY = "Cancelled while preparing the photos. Resume continues from the last checkpoint, if any."
+CANCELLED_TRAINING = "Cancelled. Resume continues from the last checkpoint."
+CANCELLED_SCORING = "Cancelled while scoring the candidate. Resume scores it again; the training is kept."
+
+
 class ClaimLost(Exception):
     """The job is no longer this worker's (the reaper marked it interrupted; it may run elsewhere now)."""
 
@@ -301,6 +310,13 @@ class JobRunner:
         return False
 
     def run(self) -> None:
+        job = self.job
+        try:
+            self.train_and_score()
+        except Cancelled as cancel:
+            _end(job, FineTuneState.CANCELLED, str(cancel))
+
+    def train_and_score(self) -> None:
         from colorizer.evaluate import evaluate
         from colorizer.train import TrainConfig, train
 
@@ -317,17 +333,21 @@ class JobRunner:
             cache_images=self.cache_photos(len(os.listdir(train_dir))), resume=True, progress_bar=False,
         )
         config = TrainConfig(**{**options, **settings.FINETUNE_TRAIN_OPTIONS})  # operators may override any field
+        self.stop_if_asked(CANCELLED_EARLY)
         self.say("Training.")
+        # The engine polls should_stop() after every step (not while it scans the photos before the first).
         result = train(config, on_progress=self.on_progress, should_stop=self.should_stop)
         if self.claim_lost:
             raise ClaimLost  # should_stop() said so: the engine stopped; its checkpoint stays local
         if result.cancelled:
-            _end(job, FineTuneState.CANCELLED, "Cancelled. Resume continues from the last checkpoint.")
-            return
+            raise Cancelled(CANCELLED_TRAINING)
 
+        # Scoring takes minutes (FID): a cancel asked meanwhile ends the job cancelled, not done.
+        self.stop_if_asked(CANCELLED_SCORING)
         self.say("Scoring the candidate and its base on the held-out photos.")
         options = dict(fid=settings.FINETUNE_EVAL_FID, render_size=job.image_size, device=settings.COLORIZER_DEVICE)
         candidate = evaluate(result.generator_path, str(val_dir), **options)["model"]
+        self.stop_if_asked(CANCELLED_SCORING)
         base = evaluate(str(base_weights), str(val_dir), **options)["model"]
         comparison = {"photos": len(os.listdir(val_dir)), "candidate": candidate, "base": base,
                       "base_version": job.base_version.number if job.base_version else None}
@@ -341,8 +361,11 @@ class JobRunner:
         try:
             with open(result.generator_path, "rb") as weights, open(result.sample_grid, "rb") as grid:
                 with transaction.atomic():
-                    if not _owned(job).select_for_update().exists():
+                    row = _owned(job).select_for_update().values("cancel_requested").first()
+                    if row is None:
                         raise ClaimLost
+                    if row["cancel_requested"]:
+                        raise Cancelled(CANCELLED_SCORING)
                     version = registry.register_version(
                         File(weights, name="generator.safetensors"), name=f"Fine-tuned on {job.dataset.name}",
                         base_version=job.base_version, metrics=candidate, history=result.history,
@@ -393,6 +416,7 @@ class JobRunner:
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True)
             for index, name in enumerate(names):
+                self.stop_if_asked(CANCELLED_EARLY, throttled=True)
                 target = folder / f"{index:06d}{Path(name).suffix.lower()}"
                 if manifest["source"] == Dataset.Source.FOLDER:
                     target.symlink_to(Path(manifest["folder"]) / name)
@@ -472,6 +496,9 @@ class JobRunner:
             if kind == "step" and time.monotonic() - self.last_save < PROGRESS_SAVE_INTERVAL_S:
                 return
             self.job.progress = _progress_summary(event)
+        else:
+            self.job.progress = {**self.job.progress, "global_step": event["global_step"],
+                                 "total_steps": event["total_steps"]}  # where it really stopped
         if kind == "epoch":
             self.job.epoch_history = [*self.job.epoch_history, _epoch_summary(event)]
             if event.get("sample_grid"):
@@ -488,6 +515,9 @@ class JobRunner:
             return
         if replaced_grid:
             default_storage.delete(replaced_grid)
+        # Message and cancel flag as they are now, not as when the run started: a push must not bring back
+        # "Training." and the cancel button after an admin asked it to stop.
+        self.job.refresh_from_db(fields=["message", "cancel_requested"])
         fresh = [point for point in self.job.loss_history if point["step"] > self.pushed_step]
         if fresh:
             self.pushed_step = fresh[-1]["step"]
@@ -520,11 +550,19 @@ class JobRunner:
         if now - self.last_cancel_check < CANCEL_POLL_INTERVAL_S:
             return False
         self.last_cancel_check = now
+        return self.stop_requested()
+
+    def stop_requested(self) -> bool:
         row = FineTuneJob.objects.filter(pk=self.job.pk).values("state", "claim_token", "cancel_requested").first()
         if row is None or row["state"] != FineTuneState.RUNNING or row["claim_token"] != self.job.claim_token:
             self.claim_lost = True
             return True
         return row["cancel_requested"]
+
+    def stop_if_asked(self, message: str, throttled: bool = False) -> None:
+        """Between the engine's steps: end the session where it stands on a cancel (or a lost claim)."""
+        if self.should_stop() if throttled else self.stop_requested():
+            raise ClaimLost if self.claim_lost else Cancelled(message)
 
     def say(self, message: str) -> None:
         if not self.update(message=message):
