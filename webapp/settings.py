@@ -14,6 +14,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from webapp.finetune.options import check_train_options
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -266,8 +268,16 @@ FINETUNE_LOADER_WORKERS = env_int("FINETUNE_LOADER_WORKERS", 2)  # photo-decodin
 FINETUNE_CACHE_BYTES = env_int("FINETUNE_CACHE_BYTES", 4 * 1024**3)  # memory for decoded photos kept across epochs
 FINETUNE_EVAL_FID = env_bool("FINETUNE_EVAL_FID", True)  # score candidates with FID too (slower on a CPU)
 FINETUNE_STALLED_AFTER = env_float("FINETUNE_STALLED_AFTER", 120)  # no heartbeat this long: interrupted (s)
-# Extra colorizer.train.TrainConfig fields for every job, as JSON, e.g. {"compile": true} on a GPU.
-FINETUNE_TRAIN_OPTIONS = json.loads(os.environ.get("FINETUNE_TRAIN_OPTIONS") or "{}")
+# Extra colorizer.train.TrainConfig fields for every job, as JSON, e.g. {"compile": true} on a GPU;
+# not the ones each job sets itself (webapp.finetune.options).
+try:
+    FINETUNE_TRAIN_OPTIONS = json.loads(os.environ.get("FINETUNE_TRAIN_OPTIONS") or "{}")
+except json.JSONDecodeError as exc:
+    raise ImproperlyConfigured(f"FINETUNE_TRAIN_OPTIONS is not valid JSON: {exc}") from None
+try:
+    check_train_options(FINETUNE_TRAIN_OPTIONS)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 
 # --- Colorizer ---------------------------------------------------------------------
 COLORIZER_DEVICE = os.environ.get("COLORIZER_DEVICE", "auto")  # auto | cpu | cuda

@@ -233,3 +233,38 @@ def test_progress_pushes_keep_the_stopping_state_an_admin_asked_for(job, pushed)
     assert payload["job"]["cancel_requested"] and not payload["job"]["can_cancel"]
     assert payload["job"]["message"] == "Stopping at the next step…"
     assert payload["job"]["progress"]["global_step"] == 3 and payload["losses"][0]["step"] == 3
+
+
+def test_settings_refuse_train_options_that_a_job_sets_itself():
+    from tests.foundation.test_settings import run_manage
+
+    result = run_manage("check", env_overrides={"FINETUNE_TRAIN_OPTIONS": '{"resume": false, "compile": true}'})
+
+    assert result.returncode != 0
+    assert "FINETUNE_TRAIN_OPTIONS may not set resume (a job always continues from its own checkpoint)" in result.stderr
+
+
+@pytest.mark.parametrize("options, reason", [
+    ({"out_dir": "/srv/elsewhere", "log_every": 1}, "may not set out_dir (set from TRAINING_DIR)"),
+    ({"checkpoint_every": 5}, "may not set checkpoint_every"),
+    ({"log_evry": 1}, "names no colorizer.train.TrainConfig field: log_evry"),
+])
+def test_a_job_refuses_train_options_it_cannot_honour_before_it_prepares_anything(job, engine, settings, monkeypatch,
+                                                                                  options, reason):
+    settings.FINETUNE_TRAIN_OPTIONS = options
+    monkeypatch.setattr(engine, "train", lambda *args, **kwargs: pytest.fail("it trained"))
+
+    services.run_job(str(job.pk))
+
+    job.refresh_from_db()
+    assert job.state == FineTuneState.FAILED and reason in job.message
+    assert not (services.JobRunner(job).run_dir / "photos").exists()
+
+
+def test_every_field_a_job_owns_is_a_field_of_the_engine():
+    from dataclasses import fields
+
+    from colorizer.train import TrainConfig
+    from webapp.finetune.options import JOB_OWNED
+
+    assert set(JOB_OWNED) <= {field.name for field in fields(TrainConfig)}

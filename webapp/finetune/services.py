@@ -27,6 +27,7 @@ from webapp.finetune.archive import ArchiveRejected
 from webapp.finetune.ingest import (MAX_SKIP_EXAMPLES, DatasetRejected, ingest_archive, ingest_folder, read_manifest,
                                     write_manifest)
 from webapp.finetune.models import Dataset, FineTuneJob, FineTuneState
+from webapp.finetune.options import check_train_options
 from webapp.registry import services as registry
 
 log = logging.getLogger(__name__)
@@ -321,6 +322,7 @@ class JobRunner:
         from colorizer.train import TrainConfig, train
 
         job = self.job
+        extra = train_options()
         train_dir, val_dir = self.prepare_photos()
         base_weights = self.fetch_base_weights()
         self.fetch_checkpoint()
@@ -332,7 +334,7 @@ class JobRunner:
             seed=int(job.pk.int % 2**31), device=settings.COLORIZER_DEVICE, num_workers=loader_workers(),
             cache_images=self.cache_photos(len(os.listdir(train_dir))), resume=True, progress_bar=False,
         )
-        config = TrainConfig(**{**options, **settings.FINETUNE_TRAIN_OPTIONS})  # operators may override any field
+        config = TrainConfig(**options, **extra)
         self.stop_if_asked(CANCELLED_EARLY)
         self.say("Training.")
         # The engine polls should_stop() after every step (not while it scans the photos before the first).
@@ -569,6 +571,20 @@ class JobRunner:
             raise ClaimLost
         self.job.refresh_from_db()
         events.job_changed(self.job)
+
+
+def train_options() -> dict:
+    """FINETUNE_TRAIN_OPTIONS, checked again at each job's start (the settings check it when they load)."""
+    from dataclasses import fields
+
+    from colorizer.train import TrainConfig
+
+    options = settings.FINETUNE_TRAIN_OPTIONS
+    check_train_options(options)
+    unknown = sorted(set(options) - {field.name for field in fields(TrainConfig)})
+    if unknown:
+        raise ValueError(f"FINETUNE_TRAIN_OPTIONS names no colorizer.train.TrainConfig field: {', '.join(unknown)}")
+    return options
 
 
 def _delete_checkpoints(job: FineTuneJob) -> None:
