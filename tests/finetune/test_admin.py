@@ -236,3 +236,70 @@ def test_uploaded_weights_are_never_unpickled(staff_user, base_version, monkeypa
 def test_staff_see_404_for_a_job_that_does_not_exist(staff_user):
     response = signed_in(staff_user).post(reverse("admin:finetune_finetunejob_cancel", args=[uuid.uuid4()]))
     assert response.status_code == 404
+
+
+COMPARISON = {"photos": 2, "candidate": {"auc": 0.91}, "base": {"auc": 0.87}, "base_version": 1}
+
+
+def version_page(user, version) -> str:
+    return signed_in(user).get(reverse("admin:registry_modelversion_change", args=[version.pk])).content.decode()
+
+
+def fine_tuned(base_version, dataset, job=None):
+    """A candidate as a finished job registers it."""
+    from webapp.registry.services import register_version
+
+    version = register_version(ContentFile(tiny_generator_bytes(seed=2), name="g.safetensors"),
+                               name="Fine-tuned", base_version=base_version, metrics={"auc": 0.91},
+                               dataset=dataset, comparison=COMPARISON)
+    if job is not None:
+        FineTuneJob.objects.filter(pk=job.pk).update(state=FineTuneState.DONE, result_version=version,
+                                                     comparison=COMPARISON)
+    return version
+
+
+def test_the_version_page_says_when_its_base_is_the_active_version(staff_user, base_version, dataset):
+    candidate = fine_tuned(base_version, dataset)
+
+    page = version_page(staff_user, candidate)
+
+    assert "Active v1 (its base) on the same photos" in page and "0.870" in page
+    assert "Its base v1" not in page and "its own evaluation" not in page
+    assert "on the 2 photos its job held out" in page
+
+
+def test_the_version_page_names_an_inactive_base_as_its_base(staff_user, base_version, dataset):
+    candidate = fine_tuned(base_version, dataset)
+    other = register_tiny_model(name="Other", activate=True, seed=4)
+
+    page = version_page(staff_user, candidate)
+
+    assert "Its base v1 on the same photos" in page
+    assert f"Active v{other.number} (its own evaluation)" in page
+
+
+def test_where_a_version_came_from_survives_deleting_its_job_and_dataset(staff_user, base_version, dataset, job):
+    candidate = fine_tuned(base_version, dataset, job)
+
+    services.delete_dataset(Dataset.objects.get(pk=dataset.pk))  # its finished job goes with it
+
+    candidate.refresh_from_db()
+    assert (candidate.dataset, candidate.dataset_name, candidate.comparison) == (None, "Holidays", COMPARISON)
+    page = version_page(staff_user, candidate)
+    assert "a fine-tuning job (since deleted) on the dataset" in page and "Holidays (since deleted)" in page
+    assert "Active v1 (its base) on the same photos" in page and "0.870" in page
+
+
+def test_the_migration_copies_each_versions_provenance_from_its_job(base_version, dataset, job):
+    import importlib
+
+    from django.apps import apps
+
+    version = register_tiny_model(name="Trained before the migration", activate=False, seed=6)
+    FineTuneJob.objects.filter(pk=job.pk).update(state=FineTuneState.DONE, result_version=version,
+                                                 comparison=COMPARISON)
+
+    importlib.import_module("webapp.registry.migrations.0002_version_provenance").copy_from_jobs(apps, None)
+
+    version.refresh_from_db()
+    assert (version.dataset, version.dataset_name, version.comparison) == (dataset, "Holidays", COMPARISON)

@@ -371,7 +371,8 @@ class JobRunner:
                     version = registry.register_version(
                         File(weights, name="generator.safetensors"), name=f"Fine-tuned on {job.dataset.name}",
                         base_version=job.base_version, metrics=candidate, history=result.history,
-                        sample_grid=File(grid, name="samples.png"), notes=self.recipe())
+                        sample_grid=File(grid, name="samples.png"), notes=self.recipe(), dataset=job.dataset,
+                        comparison=comparison)
                     if not _owned(job).update(
                             state=FineTuneState.DONE, claim_token="", finished_at=timezone.now(),
                             message=f"Finished: v{version.number} is ready to compare and activate.",

@@ -20,6 +20,13 @@ class ModelVersion(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived_versions"
     )
     notes = models.TextField(blank=True)
+    # Where a fine-tuned version came from, kept when its dataset or job is deleted: the name is a
+    # snapshot, and the comparison with its base on the job's held-out photos a copy of the job's.
+    dataset = models.ForeignKey("finetune.Dataset", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="model_versions")
+    dataset_name = models.CharField(max_length=120, blank=True)
+    comparison = models.JSONField(default=dict, blank=True,
+                                  help_text="Its metrics and its base's on the same held-out photos.")
     is_active = models.BooleanField(default=False)
     activated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

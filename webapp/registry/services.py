@@ -19,8 +19,10 @@ def next_version_number() -> int:
 
 @transaction.atomic
 def register_version(weights: File, *, name: str = "", base_version=None, metrics=None, history=None,
-                     sample_grid: File | None = None, notes: str = "", activate: bool = False) -> ModelVersion:
-    """Store a generator file as a new version; its config comes from the file itself."""
+                     sample_grid: File | None = None, notes: str = "", activate: bool = False, dataset=None,
+                     comparison=None) -> ModelVersion:
+    """Store a generator file as a new version; its config comes from the file itself. A fine-tuned one
+    names its dataset and carries its comparison with its base (both outlive the dataset and the job)."""
     from colorizer.checkpoint import read_generator_config
 
     weights.seek(0)
@@ -28,7 +30,8 @@ def register_version(weights: File, *, name: str = "", base_version=None, metric
     weights.seek(0)
     version = ModelVersion(
         number=next_version_number(), name=name, config=config, base_version=base_version,
-        metrics=metrics or {}, history=history or [], notes=notes,
+        metrics=metrics or {}, history=history or [], notes=notes, dataset=dataset,
+        dataset_name=dataset.name if dataset is not None else "", comparison=comparison or {},
     )
     version.weights.save(f"v{version.number}.safetensors", weights, save=False)
     if sample_grid is not None:

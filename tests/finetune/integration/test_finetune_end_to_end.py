@@ -52,6 +52,8 @@ async def test_a_fine_tune_through_a_real_worker_makes_a_version_that_loads_and_
     assert not version.is_active and version.base_version_id == base_version.pk
     assert {"auc", "ciede2000", "psnr", "colorfulness_gap"} <= set(version.metrics)
     assert set(job.comparison) >= {"candidate", "base"} and job.comparison["photos"] == 2
+    assert (version.comparison, version.dataset_id, version.dataset_name) == (job.comparison, dataset.pk, "Holidays")
+    assert not job.checkpoint_prefix  # its checkpoints went once the version was registered
     assert [epoch["stage"] for epoch in job.epoch_history] == ["l1", "gan"]
     assert version.sample_grid and len(version.history) == 2
 
