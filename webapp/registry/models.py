@@ -12,6 +12,8 @@ class ModelVersion(models.Model):
     number = models.PositiveIntegerField(unique=True, help_text="Human-facing version number (v1, v2, ...).")
     name = models.CharField(max_length=120, blank=True)
     weights = models.FileField(upload_to="models/", help_text="Generator weights (safetensors, config in metadata).")
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True,
+                              help_text="Of the weights file: the same file is not registered twice by default.")
     config = models.JSONField(default=dict, blank=True, help_text="Generator config read from the weights file.")
     metrics = models.JSONField(default=dict, blank=True, help_text="Validation metrics from the engine's eval.")
     history = models.JSONField(default=list, blank=True, help_text="Per-epoch training losses and metrics.")
