@@ -262,6 +262,7 @@ JOB_RESEND_QUEUED_AFTER = env_float("JOB_RESEND_QUEUED_AFTER", 300)  # a queued 
 DATASET_FOLDER_ROOTS = env_list("DATASET_FOLDER_ROOTS", str(VAR_DIR / "datasets"))
 DATASET_MAX_FILES = env_int("DATASET_MAX_FILES", 50_000)  # files in one archive or folder
 DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 20 * 1024**3)  # an archive's total uncompressed size
+DATASET_MAX_ARCHIVE_BYTES = env_int("DATASET_MAX_ARCHIVE_BYTES", DATASET_MAX_BYTES)  # the uploaded .zip itself
 DATASET_MAX_PHOTO_BYTES = env_int("DATASET_MAX_PHOTO_BYTES", 50 * 1024**2)  # one photo in a dataset
 TRAINING_DIR = Path(os.environ.get("TRAINING_DIR", VAR_DIR / "training"))  # a training worker's local scratch
 FINETUNE_LOADER_WORKERS = env_int("FINETUNE_LOADER_WORKERS", 2)  # photo-decoding processes while training

@@ -245,3 +245,86 @@ def test_a_running_check_keeps_its_heartbeat(settings, monkeypatch):
 
     assert beats[0] > timedelta(seconds=0.2)
     assert Dataset.objects.get(pk=dataset.pk).status == Dataset.Status.READY
+
+
+def test_a_rejected_archive_is_deleted_from_storage():
+    dataset = archive_dataset(make_zip({"../../evil.jpg": colour_photo(0)}))
+    upload = dataset.archive.name
+    assert default_storage.exists(upload)
+
+    services.check_dataset(str(dataset.pk))
+
+    dataset.refresh_from_db()
+    assert dataset.status == Dataset.Status.FAILED and not dataset.archive
+    assert not default_storage.exists(upload)
+
+
+def test_the_form_refuses_an_archive_over_the_upload_limit(settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.DATASET_MAX_ARCHIVE_BYTES = 1000
+    upload = SimpleUploadedFile("set.zip", colour_zip(3), "application/zip")
+
+    form = DatasetForm(data={"name": "Big"}, files={"archive": upload})
+
+    assert not form.is_valid()
+    assert "This archive cannot be used: the archive is 0 MB; the limit is 0 MB" in str(form.errors["archive"])
+
+
+def test_the_worker_refuses_a_stored_archive_over_the_upload_limit_too(settings):
+    settings.DATASET_MAX_ARCHIVE_BYTES = 1000
+    dataset = archive_dataset(colour_zip(3))
+
+    services.check_dataset(str(dataset.pk))
+
+    dataset.refresh_from_db()
+    assert dataset.status == Dataset.Status.FAILED and "the limit is" in dataset.message
+
+
+def folder_dataset(settings, tmp_path, folder_name="archive-2024"):
+    root = tmp_path / "datasets"
+    folder = root / folder_name
+    folder.mkdir(parents=True)
+    settings.DATASET_FOLDER_ROOTS = [str(root)]
+    return root, folder
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_in_a_server_folder_is_skipped_without_reading_it(settings, tmp_path):
+    import os
+
+    _, folder = folder_dataset(settings, tmp_path)
+    (folder / "0.jpg").write_bytes(colour_photo(0))
+    os.mkfifo(folder / "pipe.jpg")  # reading it would block the worker until someone writes to it
+    dataset = Dataset.objects.create(name="Archive", source=Dataset.Source.FOLDER, folder=str(folder))
+
+    services.check_dataset(str(dataset.pk))
+
+    dataset.refresh_from_db()
+    assert dataset.status == Dataset.Status.READY and dataset.image_count == 1
+    assert dataset.skipped_by_reason == {"not a regular file": 1}
+
+
+def test_a_server_folders_files_are_judged_by_name_before_they_are_read(settings, tmp_path):
+    _, folder = folder_dataset(settings, tmp_path)
+    (folder / "0.jpg").write_bytes(colour_photo(0))
+    (folder / "backup.tar").write_bytes(b"\0" * 2000)  # larger than a photo may be, and no photo anyway
+    settings.DATASET_MAX_PHOTO_BYTES = 1500
+    dataset = Dataset.objects.create(name="Archive", source=Dataset.Source.FOLDER, folder=str(folder))
+
+    services.check_dataset(str(dataset.pk))
+
+    dataset.refresh_from_db()
+    assert dataset.skipped_by_reason == {"not a photo file": 1}
+
+
+def test_the_manifest_keeps_the_folders_resolved_path(settings, tmp_path):
+    root, folder = folder_dataset(settings, tmp_path)
+    (folder / "0.jpg").write_bytes(colour_photo(0))
+    dataset = Dataset.objects.create(name="Archive", source=Dataset.Source.FOLDER,
+                                     folder=str(root / "elsewhere" / ".." / "archive-2024"))
+    (root / "elsewhere").mkdir()
+
+    services.check_dataset(str(dataset.pk))
+
+    assert read_manifest(Dataset.objects.get(pk=dataset.pk))["folder"] == str(folder.resolve())

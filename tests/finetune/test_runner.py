@@ -268,3 +268,55 @@ def test_every_field_a_job_owns_is_a_field_of_the_engine():
     from webapp.finetune.options import JOB_OWNED
 
     assert set(JOB_OWNED) <= {field.name for field in fields(TrainConfig)}
+
+
+@pytest.fixture
+def folder_job(settings, tmp_path, base_version, staff_user):
+    """A job on a server folder of four photos, checked while everything was in place."""
+    from tests.finetune.conftest import colour_photo
+
+    settings.TRAINING_DIR = tmp_path / "training"
+    root = tmp_path / "datasets"
+    (root / "trip" / "day1").mkdir(parents=True)
+    for index in range(4):
+        (root / "trip" / "day1" / f"{index}.jpg").write_bytes(colour_photo(index))
+    settings.DATASET_FOLDER_ROOTS = [str(root)]
+    dataset = Dataset.objects.create(name="Trip", source=Dataset.Source.FOLDER, folder=str(root / "trip"))
+    services.check_dataset(str(dataset.pk))
+    job = FineTuneJob.objects.create(dataset=dataset, base_version=base_version, created_by=staff_user,
+                                     image_size=64, batch_size=2)
+    return services.JobRunner(jobs.claim(FineTuneJob, job.pk)), root
+
+
+def test_a_folder_datasets_photos_are_linked_from_its_checked_folder(folder_job):
+    runner, root = folder_job
+
+    train_dir, val_dir = runner.prepare_photos()
+
+    targets = {path.resolve() for folder in (train_dir, val_dir) for path in folder.iterdir()}
+    assert targets == {(root / "trip" / "day1" / f"{index}.jpg").resolve() for index in range(4)}
+
+
+def test_preparing_refuses_a_folder_that_now_leads_outside_it(folder_job, tmp_path):
+    import shutil
+
+    from webapp.finetune.ingest import DatasetRejected
+
+    runner, root = folder_job
+    elsewhere = tmp_path / "private"
+    shutil.copytree(root / "trip" / "day1", elsewhere)
+    shutil.rmtree(root / "trip" / "day1")
+    (root / "trip" / "day1").symlink_to(elsewhere)  # swapped for a link after the check
+
+    with pytest.raises(DatasetRejected, match="now leads outside the dataset's folder"):
+        runner.prepare_photos()
+
+
+def test_preparing_refuses_a_folder_no_longer_under_the_allowed_roots(folder_job, settings, tmp_path):
+    from webapp.finetune.ingest import DatasetRejected
+
+    runner, _ = folder_job
+    settings.DATASET_FOLDER_ROOTS = [str(tmp_path / "other-datasets")]
+
+    with pytest.raises(DatasetRejected, match="outside the folders datasets may come from"):
+        runner.prepare_photos()

@@ -24,8 +24,8 @@ from django.utils import timezone
 from webapp.core import jobs
 from webapp.finetune import events
 from webapp.finetune.archive import ArchiveRejected
-from webapp.finetune.ingest import (MAX_SKIP_EXAMPLES, DatasetRejected, ingest_archive, ingest_folder, read_manifest,
-                                    write_manifest)
+from webapp.finetune.ingest import (MAX_SKIP_EXAMPLES, DatasetRejected, allowed_folder, ingest_archive,
+                                    ingest_folder, photo_in_folder, read_manifest, write_manifest)
 from webapp.finetune.models import Dataset, FineTuneJob, FineTuneState
 from webapp.finetune.options import check_train_options
 from webapp.registry import services as registry
@@ -96,7 +96,7 @@ def check_dataset(dataset_id: str) -> None:
         if not refused:
             log.exception("checking dataset %s failed", dataset.pk)
         message = str(exc) if refused else f"Checking failed: {exc}"
-        if owned().update(status=Dataset.Status.FAILED, message=message[:2000], claim_token="",
+        if owned().update(status=Dataset.Status.FAILED, message=message[:2000], archive="", claim_token="",
                           processed_at=timezone.now()):
             _discard_files(dataset)
         return
@@ -105,8 +105,10 @@ def check_dataset(dataset_id: str) -> None:
 
 
 def _discard_files(dataset: Dataset) -> None:
-    """A rejected dataset keeps no half-stored photos."""
+    """A rejected dataset keeps nothing: no half-stored photos, and not its upload (up to gigabytes)."""
     _delete_storage_tree(dataset.storage_prefix)
+    if dataset.archive:
+        dataset.archive.delete(save=False)
 
 
 def requeue_stalled_datasets() -> jobs.ReaperReport:
@@ -121,7 +123,7 @@ def requeue_stalled_datasets() -> jobs.ReaperReport:
         owned = Dataset.objects.filter(pk=dataset.pk, status=Dataset.Status.PROCESSING,
                                        claim_token=dataset.claim_token)
         if dataset.attempts >= settings.JOB_MAX_ATTEMPTS:
-            if owned.update(status=Dataset.Status.FAILED, claim_token="", processed_at=now,
+            if owned.update(status=Dataset.Status.FAILED, claim_token="", archive="", processed_at=now,
                             message=f"The training worker stopped while checking these photos, {dataset.attempts} "
                                     "times. A photo may be too large for its memory: try a smaller set."):
                 _discard_files(dataset)
@@ -407,6 +409,9 @@ class JobRunner:
     def prepare_photos(self) -> tuple[Path, Path]:
         """Local train/ and val/ folders: links to a server folder's files, or copies of stored photos."""
         manifest = read_manifest(self.job.dataset)
+        if manifest["source"] == Dataset.Source.FOLDER:
+            # Checked again now: the allowed roots may have changed, or a folder on the way become a link.
+            root = allowed_folder(manifest["folder"])
         photos = sorted(manifest["photos"])
         random.Random(str(self.job.pk)).shuffle(photos)  # the same split on every resume
         val_count = min(len(photos) - 1, max(1, round(len(photos) * self.job.val_split)))
@@ -422,7 +427,7 @@ class JobRunner:
                 self.stop_if_asked(CANCELLED_EARLY, throttled=True)
                 target = folder / f"{index:06d}{Path(name).suffix.lower()}"
                 if manifest["source"] == Dataset.Source.FOLDER:
-                    target.symlink_to(Path(manifest["folder"]) / name)
+                    target.symlink_to(photo_in_folder(root, name))
                 else:
                     with default_storage.open(name, "rb") as source:
                         _copy_atomically(source, target)
