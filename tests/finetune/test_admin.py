@@ -42,34 +42,62 @@ def signed_in(user) -> Client:
     return client
 
 
-def every_url(dataset, job, version) -> list[tuple[str, str]]:
-    return [
-        ("get", reverse("admin:finetune_dataset_changelist")),
-        ("get", reverse("admin:finetune_dataset_add")),
-        ("get", reverse("admin:finetune_dataset_change", args=[dataset.pk])),
-        ("get", reverse("admin:finetune_dataset_thumbnail", args=[dataset.pk, 0])),
-        ("post", reverse("admin:finetune_dataset_delete", args=[dataset.pk])),
-        ("get", reverse("admin:finetune_finetunejob_changelist")),
-        ("get", reverse("admin:finetune_finetunejob_add")),
-        ("get", reverse("admin:finetune_finetunejob_change", args=[job.pk])),
-        ("post", reverse("admin:finetune_finetunejob_cancel", args=[job.pk])),
-        ("post", reverse("admin:finetune_finetunejob_resume", args=[job.pk])),
-        ("get", reverse("admin:finetune_finetunejob_samples", args=[job.pk])),
-        ("get", reverse("admin:registry_modelversion_changelist")),
-        ("get", reverse("admin:registry_modelversion_add")),
-        ("get", reverse("admin:registry_modelversion_change", args=[version.pk])),
-        ("post", reverse("admin:registry_modelversion_activate", args=[version.pk])),
-        ("get", reverse("admin:registry_modelversion_samples", args=[version.pk])),
-    ]
+ADMIN_APPS = ("finetune", "registry")
+
+
+def every_url(dataset, job, version) -> list[str]:
+    """Every URL the admin site serves for the fine-tuning and registry apps (the app indexes, each
+    model's changelist, add, change, delete and history views, and the custom views), generated from
+    admin.site.get_urls() with real primary keys, so a view added later is covered without a list."""
+    from django.contrib import admin
+    from django.urls import URLResolver
+
+    pks = {"finetune_dataset": dataset.pk, "finetune_finetunejob": job.pk, "registry_modelversion": version.pk}
+
+    def patterns(resolvers):
+        for pattern in resolvers:
+            if isinstance(pattern, URLResolver):
+                yield from patterns(pattern.url_patterns)
+            elif pattern.name:
+                yield pattern
+
+    urls = []
+    for pattern in patterns(admin.site.get_urls()):
+        converters = set(pattern.pattern.converters)
+        if pattern.name == "app_list":
+            urls += [reverse("admin:app_list", kwargs={"app_label": app}) for app in ADMIN_APPS]
+            continue
+        model = next((prefix for prefix in pks if pattern.name.startswith(prefix + "_")), None)
+        if model is None:
+            continue  # another app's, or the site's own (index, login, password change, ...)
+        kwargs = {name: 0 if name == "index" else pks[model] for name in converters}
+        urls.append(reverse(f"admin:{pattern.name}", kwargs=kwargs))
+    return urls
+
+
+def test_the_url_list_covers_every_view_of_both_apps(dataset, job, base_version):
+    urls = every_url(dataset, job, base_version)
+
+    assert {"/admin/finetune/", "/admin/registry/"} <= set(urls)
+    for prefix, pk in (("finetune/dataset", dataset.pk), ("finetune/finetunejob", job.pk),
+                       ("registry/modelversion", base_version.pk)):
+        for view in ("", "add/", f"{pk}/change/", f"{pk}/delete/", f"{pk}/history/"):
+            assert f"/admin/{prefix}/{view}" in urls
+    assert f"/admin/finetune/finetunejob/{job.pk}/cancel/" in urls
+    assert f"/admin/registry/modelversion/{base_version.pk}/activate/" in urls
+    # App indexes, five views per model, and the custom ones: dataset thumbnail; job cancel, resume and
+    # samples; version activate and samples.
+    assert len(urls) == len(set(urls)) == 2 + 3 * 5 + 1 + 3 + 2
 
 
 def test_it_refuses_every_page_and_action_to_non_staff(stranger, dataset, job, base_version):
     other = register_tiny_model(name="Other", activate=False)
     client = signed_in(stranger)
 
-    for method, url in every_url(dataset, job, other):
-        response = getattr(client, method)(url)
-        assert response.status_code == 403, url
+    for url in every_url(dataset, job, other):
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            assert response.status_code == 403, f"{method.upper()} {url}: {response.status_code}"
 
     other.refresh_from_db()
     job.refresh_from_db()
@@ -77,9 +105,13 @@ def test_it_refuses_every_page_and_action_to_non_staff(stranger, dataset, job, b
 
 
 def test_it_sends_anonymous_visitors_to_the_login_page(dataset, job, base_version):
-    for method, url in every_url(dataset, job, base_version):
-        response = getattr(Client(), method)(url)
-        assert response.status_code == 302 and "/admin/login/" in response["Location"], url
+    for url in every_url(dataset, job, base_version):
+        for method in ("get", "post"):
+            response = getattr(Client(), method)(url)
+            assert response.status_code == 302 and "/admin/login/" in response["Location"], f"{method.upper()} {url}"
+
+    job.refresh_from_db()
+    assert job.state == FineTuneState.QUEUED and ModelVersion.objects.filter(pk=base_version.pk).exists()
 
 
 def test_staff_upload_a_dataset_and_its_check_is_queued(staff_user, sent_finetune_tasks,
