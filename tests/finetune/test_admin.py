@@ -335,3 +335,59 @@ def test_the_migration_copies_each_versions_provenance_from_its_job(base_version
 
     version.refresh_from_db()
     assert (version.dataset, version.dataset_name, version.comparison) == (dataset, "Holidays", COMPARISON)
+
+
+def bulk_delete(client, *datasets):
+    return client.post(reverse("admin:finetune_dataset_changelist"), {
+        "action": "delete_selected", "_selected_action": [str(dataset.pk) for dataset in datasets], "post": "yes"},
+        follow=True)
+
+
+def test_bulk_deleting_a_dataset_a_job_trains_on_is_refused_with_the_reason(staff_user, dataset, job):
+    FineTuneJob.objects.filter(pk=job.pk).update(state=FineTuneState.RUNNING)
+
+    response = bulk_delete(signed_in(staff_user), dataset)
+
+    page = response.content.decode()
+    assert response.status_code == 200 and "Cannot delete dataset" in page
+    assert "Holidays: a fine-tuning job is still queued or training on it; cancel it first" in page
+    assert "permission" not in page and Dataset.objects.filter(pk=dataset.pk).exists()
+
+
+def test_a_job_queued_after_the_delete_was_confirmed_leaves_the_dataset_with_a_message(staff_user, dataset, job,
+                                                                                      monkeypatch):
+    from django.contrib import admin
+
+    dataset_admin = admin.site._registry[Dataset]
+    # The confirmation saw no job: it was queued between that check and the delete.
+    monkeypatch.setattr(type(dataset_admin), "get_deleted_objects",
+                        lambda self, objs, request: ([], {}, set(), []))
+
+    response = bulk_delete(signed_in(staff_user), dataset)
+
+    assert response.status_code == 200
+    assert "Not deleted: Holidays: a fine-tuning job is still queued or training on it" in response.content.decode()
+    assert Dataset.objects.filter(pk=dataset.pk).exists()
+
+
+def test_bulk_deleting_idle_datasets_deletes_them_and_their_photos(staff_user, dataset,
+                                                                   django_capture_on_commit_callbacks):
+    from django.core.files.storage import default_storage
+
+    from webapp.finetune.ingest import read_manifest
+
+    photos = read_manifest(dataset)["photos"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        bulk_delete(signed_in(staff_user), dataset)
+
+    assert not Dataset.objects.filter(pk=dataset.pk).exists()
+    assert not any(default_storage.exists(name) for name in photos)
+
+
+def test_a_versions_missing_sample_file_is_a_404(staff_user, base_version):
+    ModelVersion.objects.filter(pk=base_version.pk).update(sample_grid="models/samples/gone.png")
+
+    response = signed_in(staff_user).get(reverse("admin:registry_modelversion_samples", args=[base_version.pk]))
+
+    assert response.status_code == 404

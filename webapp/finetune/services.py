@@ -143,16 +143,25 @@ def requeue_stalled_datasets() -> jobs.ReaperReport:
     return report
 
 
+class DatasetInUse(ValueError):
+    """A job is queued or training on the dataset; the message says which, for a person."""
+
+
 def _reasons(by_reason: dict[str, int]) -> str:
     if not by_reason:
         return ""
     return " (skipped: " + ", ".join(f"{count} {reason}" for reason, count in by_reason.items()) + ")"
 
 
+def dataset_in_use(dataset: Dataset) -> bool:
+    """Whether a job is queued or training on the dataset (it cannot be deleted then)."""
+    return dataset.jobs.exclude(state__in=[FineTuneState.DONE, *FineTuneJob.RESUMABLE]).exists()
+
+
 def delete_dataset(dataset: Dataset) -> None:
     """Remove a dataset and the photos it stored (never a server folder's own files)."""
-    if dataset.jobs.exclude(state__in=[FineTuneState.DONE, *FineTuneJob.RESUMABLE]).exists():
-        raise ValueError("a fine-tuning job is still using this dataset")
+    if dataset_in_use(dataset):
+        raise DatasetInUse(f"{dataset}: a fine-tuning job is still queued or training on it; cancel it first")
     archive_name = dataset.archive.name
     prefix = dataset.storage_prefix
     dataset.jobs.all().delete()

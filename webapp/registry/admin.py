@@ -163,8 +163,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
         version = get_object_or_404(ModelVersion, pk=version_id)
         if not version.sample_grid:
             raise Http404("No sample grid.")
-        with default_storage.open(version.sample_grid.name, "rb") as handle:
-            response = HttpResponse(handle.read(), content_type="image/png")
+        try:
+            with default_storage.open(version.sample_grid.name, "rb") as handle:
+                response = HttpResponse(handle.read(), content_type="image/png")
+        except FileNotFoundError:  # the row names a file the storage lost
+            raise Http404("No sample grid.") from None
         response["Cache-Control"] = "private, max-age=3600"
         return response
 
