@@ -5,11 +5,10 @@ from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from PIL import Image
 
 from tests.factories import tiny_generator_bytes
-from tests.finetune.conftest import colour_zip
+from tests.finetune.conftest import colour_zip, stored_files
 from webapp.core import broadcast, jobs
 from webapp.finetune import services
 from webapp.finetune.models import Dataset, FineTuneJob, FineTuneState
@@ -131,15 +130,6 @@ def engine(monkeypatch, settings):
     monkeypatch.setattr(train, "train", fake.train)
     monkeypatch.setattr(evaluate, "evaluate", fake.evaluate)
     return fake
-
-
-def stored_files(prefix: str) -> list[str]:
-    try:
-        directories, files = default_storage.listdir(prefix)
-    except FileNotFoundError:
-        return []
-    return [f"{prefix}/{name}" for name in files] + [name for directory in directories
-                                                     for name in stored_files(f"{prefix}/{directory}")]
 
 
 def test_a_finished_job_registers_one_version_and_deletes_its_checkpoints(job, engine, monkeypatch):
