@@ -21,6 +21,7 @@ def pytest_configure(config):
     }
     # Tests register their own tiny models; the shipped weights are tested explicitly.
     settings.COLORIZER_DEFAULT_WEIGHTS = SESSION_MEDIA / "no-shipped-model.safetensors"
+    settings.COLORIZER_DEFAULT_METRICS = SESSION_MEDIA / "no-shipped-metrics.json"
     # A SQLite test database in a file, not in memory: the integration tests' worker
     # subprocesses and server threads must see the same database as the test.
     database = settings.DATABASES["default"]

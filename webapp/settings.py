@@ -14,6 +14,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from webapp.finetune.options import check_train_options
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -274,20 +276,33 @@ JOB_RESEND_QUEUED_AFTER = env_float("JOB_RESEND_QUEUED_AFTER", 300)  # a queued 
 DATASET_FOLDER_ROOTS = env_list("DATASET_FOLDER_ROOTS", str(VAR_DIR / "datasets"))
 DATASET_MAX_FILES = env_int("DATASET_MAX_FILES", 50_000)  # files in one archive or folder
 DATASET_MAX_BYTES = env_int("DATASET_MAX_BYTES", 20 * 1024**3)  # an archive's total uncompressed size
+DATASET_MAX_ARCHIVE_BYTES = env_int("DATASET_MAX_ARCHIVE_BYTES", DATASET_MAX_BYTES)  # the uploaded .zip itself
 DATASET_MAX_PHOTO_BYTES = env_int("DATASET_MAX_PHOTO_BYTES", 50 * 1024**2)  # one photo in a dataset
 TRAINING_DIR = Path(os.environ.get("TRAINING_DIR", VAR_DIR / "training"))  # a training worker's local scratch
 FINETUNE_LOADER_WORKERS = env_int("FINETUNE_LOADER_WORKERS", 2)  # photo-decoding processes while training
 FINETUNE_CACHE_BYTES = env_int("FINETUNE_CACHE_BYTES", 4 * 1024**3)  # memory for decoded photos kept across epochs
 FINETUNE_EVAL_FID = env_bool("FINETUNE_EVAL_FID", True)  # score candidates with FID too (slower on a CPU)
 FINETUNE_STALLED_AFTER = env_float("FINETUNE_STALLED_AFTER", 120)  # no heartbeat this long: interrupted (s)
-# Extra colorizer.train.TrainConfig fields for every job, as JSON, e.g. {"compile": true} on a GPU.
-FINETUNE_TRAIN_OPTIONS = json.loads(os.environ.get("FINETUNE_TRAIN_OPTIONS") or "{}")
+# Extra colorizer.train.TrainConfig fields for every job, as JSON, e.g. {"compile": true} on a GPU;
+# not the ones each job sets itself (webapp.finetune.options).
+try:
+    FINETUNE_TRAIN_OPTIONS = json.loads(os.environ.get("FINETUNE_TRAIN_OPTIONS") or "{}")
+except json.JSONDecodeError as exc:
+    raise ImproperlyConfigured(f"FINETUNE_TRAIN_OPTIONS is not valid JSON: {exc}") from None
+try:
+    check_train_options(FINETUNE_TRAIN_OPTIONS)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 
 # --- Colorizer ---------------------------------------------------------------------
 COLORIZER_DEVICE = os.environ.get("COLORIZER_DEVICE", "auto")  # auto | cpu | cuda
 # The model shipped in the repository, registered as version 1 on a fresh install.
 COLORIZER_DEFAULT_WEIGHTS = Path(
     os.environ.get("COLORIZER_DEFAULT_WEIGHTS", BASE_DIR / "colorizer" / "weights" / "default.safetensors")
+)
+# Its validation metrics, as scripts/model_pipeline/collect.py writes them; none when absent.
+COLORIZER_DEFAULT_METRICS = Path(
+    os.environ.get("COLORIZER_DEFAULT_METRICS", BASE_DIR / "docs" / "model_metrics.json")
 )
 
 # --- Security -------------------------------------------------------------------------

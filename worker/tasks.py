@@ -46,7 +46,8 @@ def run_finetune(job_id: str) -> None:
 
 @app.task(ignore_result=True, acks_late=True, reject_on_worker_lost=True, time_limit=6 * 3600)
 def check_dataset(dataset_id: str) -> None:
-    """Check an uploaded archive or a server folder of photos (training queue)."""
+    """Check an uploaded archive or a server folder of photos (training queue: with one training worker,
+    a check waits for a running fine-tune to end)."""
     from webapp.finetune.services import check_dataset as check
 
     check(dataset_id)
@@ -54,7 +55,8 @@ def check_dataset(dataset_id: str) -> None:
 
 @app.task(ignore_result=True)
 def requeue_stalled_finetunes() -> dict:
-    """Periodic (Celery beat): fine-tuning jobs whose worker died become interrupted; lost messages are re-sent."""
-    from webapp.finetune.services import mark_interrupted_jobs
+    """Periodic (Celery beat): fine-tuning jobs whose worker died become interrupted, dataset checks whose
+    worker died are sent again (or fail after JOB_MAX_ATTEMPTS); lost messages are re-sent."""
+    from webapp.finetune.services import requeue_stalled
 
-    return {"interrupted": len(mark_interrupted_jobs())}
+    return requeue_stalled()

@@ -1,7 +1,8 @@
 // The fine-tuning job page in the admin: live state, figures, loss charts and samples.
 //
 // The page starts from the state rendered into it (#job-state, #loss-history), then follows
-// the job's websocket (/ws/admin/finetune/<id>/): a snapshot on every (re)connect, then
+// the job's websocket (/ws/admin/finetune/<id>/): a snapshot on every (re)connect (and when a
+// resumed run drops the points after its checkpoint: the charts start over from it), then
 // every state change with the loss points recorded since the previous one. The socket
 // reconnects with exponential backoff (1 s doubling to 30 s, with jitter).
 (function () {

@@ -42,6 +42,18 @@ def colour_zip(count: int = 6, size: int = 64) -> bytes:
     return make_zip({f"holiday/{index:02d}.jpg": colour_photo(index, size) for index in range(count)})
 
 
+def stored_files(prefix: str) -> list[str]:
+    """Every file stored under `prefix` (a deleted tree may leave empty folders on a local disk)."""
+    from django.core.files.storage import default_storage
+
+    try:
+        directories, files = default_storage.listdir(prefix)
+    except FileNotFoundError:
+        return []
+    return [f"{prefix}/{name}" for name in files] + [name for directory in directories
+                                                     for name in stored_files(f"{prefix}/{directory}")]
+
+
 @pytest.fixture
 def staff_user(db):
     return User.objects.create_user("ada", password="correct-horse-battery", is_staff=True, is_superuser=True)

@@ -42,34 +42,62 @@ def signed_in(user) -> Client:
     return client
 
 
-def every_url(dataset, job, version) -> list[tuple[str, str]]:
-    return [
-        ("get", reverse("admin:finetune_dataset_changelist")),
-        ("get", reverse("admin:finetune_dataset_add")),
-        ("get", reverse("admin:finetune_dataset_change", args=[dataset.pk])),
-        ("get", reverse("admin:finetune_dataset_thumbnail", args=[dataset.pk, 0])),
-        ("post", reverse("admin:finetune_dataset_delete", args=[dataset.pk])),
-        ("get", reverse("admin:finetune_finetunejob_changelist")),
-        ("get", reverse("admin:finetune_finetunejob_add")),
-        ("get", reverse("admin:finetune_finetunejob_change", args=[job.pk])),
-        ("post", reverse("admin:finetune_finetunejob_cancel", args=[job.pk])),
-        ("post", reverse("admin:finetune_finetunejob_resume", args=[job.pk])),
-        ("get", reverse("admin:finetune_finetunejob_samples", args=[job.pk])),
-        ("get", reverse("admin:registry_modelversion_changelist")),
-        ("get", reverse("admin:registry_modelversion_add")),
-        ("get", reverse("admin:registry_modelversion_change", args=[version.pk])),
-        ("post", reverse("admin:registry_modelversion_activate", args=[version.pk])),
-        ("get", reverse("admin:registry_modelversion_samples", args=[version.pk])),
-    ]
+ADMIN_APPS = ("finetune", "registry")
+
+
+def every_url(dataset, job, version) -> list[str]:
+    """Every URL the admin site serves for the fine-tuning and registry apps (the app indexes, each
+    model's changelist, add, change, delete and history views, and the custom views), generated from
+    admin.site.get_urls() with real primary keys, so a view added later is covered without a list."""
+    from django.contrib import admin
+    from django.urls import URLResolver
+
+    pks = {"finetune_dataset": dataset.pk, "finetune_finetunejob": job.pk, "registry_modelversion": version.pk}
+
+    def patterns(resolvers):
+        for pattern in resolvers:
+            if isinstance(pattern, URLResolver):
+                yield from patterns(pattern.url_patterns)
+            elif pattern.name:
+                yield pattern
+
+    urls = []
+    for pattern in patterns(admin.site.get_urls()):
+        converters = set(pattern.pattern.converters)
+        if pattern.name == "app_list":
+            urls += [reverse("admin:app_list", kwargs={"app_label": app}) for app in ADMIN_APPS]
+            continue
+        model = next((prefix for prefix in pks if pattern.name.startswith(prefix + "_")), None)
+        if model is None:
+            continue  # another app's, or the site's own (index, login, password change, ...)
+        kwargs = {name: 0 if name == "index" else pks[model] for name in converters}
+        urls.append(reverse(f"admin:{pattern.name}", kwargs=kwargs))
+    return urls
+
+
+def test_the_url_list_covers_every_view_of_both_apps(dataset, job, base_version):
+    urls = every_url(dataset, job, base_version)
+
+    assert {"/admin/finetune/", "/admin/registry/"} <= set(urls)
+    for prefix, pk in (("finetune/dataset", dataset.pk), ("finetune/finetunejob", job.pk),
+                       ("registry/modelversion", base_version.pk)):
+        for view in ("", "add/", f"{pk}/change/", f"{pk}/delete/", f"{pk}/history/"):
+            assert f"/admin/{prefix}/{view}" in urls
+    assert f"/admin/finetune/finetunejob/{job.pk}/cancel/" in urls
+    assert f"/admin/registry/modelversion/{base_version.pk}/activate/" in urls
+    # App indexes, five views per model, and the custom ones: dataset thumbnail; job cancel, resume and
+    # samples; version activate and samples.
+    assert len(urls) == len(set(urls)) == 2 + 3 * 5 + 1 + 3 + 2
 
 
 def test_it_refuses_every_page_and_action_to_non_staff(stranger, dataset, job, base_version):
     other = register_tiny_model(name="Other", activate=False)
     client = signed_in(stranger)
 
-    for method, url in every_url(dataset, job, other):
-        response = getattr(client, method)(url)
-        assert response.status_code == 403, url
+    for url in every_url(dataset, job, other):
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            assert response.status_code == 403, f"{method.upper()} {url}: {response.status_code}"
 
     other.refresh_from_db()
     job.refresh_from_db()
@@ -77,9 +105,13 @@ def test_it_refuses_every_page_and_action_to_non_staff(stranger, dataset, job, b
 
 
 def test_it_sends_anonymous_visitors_to_the_login_page(dataset, job, base_version):
-    for method, url in every_url(dataset, job, base_version):
-        response = getattr(Client(), method)(url)
-        assert response.status_code == 302 and "/admin/login/" in response["Location"], url
+    for url in every_url(dataset, job, base_version):
+        for method in ("get", "post"):
+            response = getattr(Client(), method)(url)
+            assert response.status_code == 302 and "/admin/login/" in response["Location"], f"{method.upper()} {url}"
+
+    job.refresh_from_db()
+    assert job.state == FineTuneState.QUEUED and ModelVersion.objects.filter(pk=base_version.pk).exists()
 
 
 def test_staff_upload_a_dataset_and_its_check_is_queued(staff_user, sent_finetune_tasks,
@@ -235,4 +267,127 @@ def test_uploaded_weights_are_never_unpickled(staff_user, base_version, monkeypa
 
 def test_staff_see_404_for_a_job_that_does_not_exist(staff_user):
     response = signed_in(staff_user).post(reverse("admin:finetune_finetunejob_cancel", args=[uuid.uuid4()]))
+    assert response.status_code == 404
+
+
+COMPARISON = {"photos": 2, "candidate": {"auc": 0.91}, "base": {"auc": 0.87}, "base_version": 1}
+
+
+def version_page(user, version) -> str:
+    return signed_in(user).get(reverse("admin:registry_modelversion_change", args=[version.pk])).content.decode()
+
+
+def fine_tuned(base_version, dataset, job=None):
+    """A candidate as a finished job registers it."""
+    from webapp.registry.services import register_version
+
+    version = register_version(ContentFile(tiny_generator_bytes(seed=2), name="g.safetensors"),
+                               name="Fine-tuned", base_version=base_version, metrics={"auc": 0.91},
+                               dataset=dataset, comparison=COMPARISON)
+    if job is not None:
+        FineTuneJob.objects.filter(pk=job.pk).update(state=FineTuneState.DONE, result_version=version,
+                                                     comparison=COMPARISON)
+    return version
+
+
+def test_the_version_page_says_when_its_base_is_the_active_version(staff_user, base_version, dataset):
+    candidate = fine_tuned(base_version, dataset)
+
+    page = version_page(staff_user, candidate)
+
+    assert "Active v1 (its base) on the same photos" in page and "0.870" in page
+    assert "Its base v1" not in page and "its own evaluation" not in page
+    assert "on the 2 photos its job held out" in page
+
+
+def test_the_version_page_names_an_inactive_base_as_its_base(staff_user, base_version, dataset):
+    candidate = fine_tuned(base_version, dataset)
+    other = register_tiny_model(name="Other", activate=True, seed=4)
+
+    page = version_page(staff_user, candidate)
+
+    assert "Its base v1 on the same photos" in page
+    assert f"Active v{other.number} (its own evaluation)" in page
+
+
+def test_where_a_version_came_from_survives_deleting_its_job_and_dataset(staff_user, base_version, dataset, job):
+    candidate = fine_tuned(base_version, dataset, job)
+
+    services.delete_dataset(Dataset.objects.get(pk=dataset.pk))  # its finished job goes with it
+
+    candidate.refresh_from_db()
+    assert (candidate.dataset, candidate.dataset_name, candidate.comparison) == (None, "Holidays", COMPARISON)
+    page = version_page(staff_user, candidate)
+    assert "a fine-tuning job (since deleted) on the dataset" in page and "Holidays (since deleted)" in page
+    assert "Active v1 (its base) on the same photos" in page and "0.870" in page
+
+
+def test_the_migration_copies_each_versions_provenance_from_its_job(base_version, dataset, job):
+    import importlib
+
+    from django.apps import apps
+
+    version = register_tiny_model(name="Trained before the migration", activate=False, seed=6)
+    FineTuneJob.objects.filter(pk=job.pk).update(state=FineTuneState.DONE, result_version=version,
+                                                 comparison=COMPARISON)
+
+    importlib.import_module("webapp.registry.migrations.0002_version_provenance").copy_from_jobs(apps, None)
+
+    version.refresh_from_db()
+    assert (version.dataset, version.dataset_name, version.comparison) == (dataset, "Holidays", COMPARISON)
+
+
+def bulk_delete(client, *datasets):
+    return client.post(reverse("admin:finetune_dataset_changelist"), {
+        "action": "delete_selected", "_selected_action": [str(dataset.pk) for dataset in datasets], "post": "yes"},
+        follow=True)
+
+
+def test_bulk_deleting_a_dataset_a_job_trains_on_is_refused_with_the_reason(staff_user, dataset, job):
+    FineTuneJob.objects.filter(pk=job.pk).update(state=FineTuneState.RUNNING)
+
+    response = bulk_delete(signed_in(staff_user), dataset)
+
+    page = response.content.decode()
+    assert response.status_code == 200 and "Cannot delete dataset" in page
+    assert "Holidays: a fine-tuning job is still queued or training on it; cancel it first" in page
+    assert "permission" not in page and Dataset.objects.filter(pk=dataset.pk).exists()
+
+
+def test_a_job_queued_after_the_delete_was_confirmed_leaves_the_dataset_with_a_message(staff_user, dataset, job,
+                                                                                      monkeypatch):
+    from django.contrib import admin
+
+    dataset_admin = admin.site._registry[Dataset]
+    # The confirmation saw no job: it was queued between that check and the delete.
+    monkeypatch.setattr(type(dataset_admin), "get_deleted_objects",
+                        lambda self, objs, request: ([], {}, set(), []))
+
+    response = bulk_delete(signed_in(staff_user), dataset)
+
+    assert response.status_code == 200
+    assert "Not deleted: Holidays: a fine-tuning job is still queued or training on it" in response.content.decode()
+    assert Dataset.objects.filter(pk=dataset.pk).exists()
+
+
+def test_bulk_deleting_idle_datasets_deletes_them_and_their_photos(staff_user, dataset,
+                                                                   django_capture_on_commit_callbacks):
+    from django.core.files.storage import default_storage
+
+    from webapp.finetune.ingest import read_manifest
+
+    photos = read_manifest(dataset)["photos"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        bulk_delete(signed_in(staff_user), dataset)
+
+    assert not Dataset.objects.filter(pk=dataset.pk).exists()
+    assert not any(default_storage.exists(name) for name in photos)
+
+
+def test_a_versions_missing_sample_file_is_a_404(staff_user, base_version):
+    ModelVersion.objects.filter(pk=base_version.pk).update(sample_grid="models/samples/gone.png")
+
+    response = signed_in(staff_user).get(reverse("admin:registry_modelversion_samples", args=[base_version.pk]))
+
     assert response.status_code == 404

@@ -118,3 +118,15 @@ def test_it_never_inflates_past_a_lying_header():
 
     assert member.size == 10
     assert data is None or len(data) == 10
+
+
+def test_it_counts_directory_entries_toward_a_cap_on_every_entry():
+    folders = make_zip([(f"empty/{i}/", b"") for i in range(20_000)] + [("a.jpg", b"x")],
+                       compression=zipfile.ZIP_STORED)
+    with pytest.raises(ArchiveRejected, match="more than 20 entries"):
+        inspect(folders, ArchiveLimits(max_files=10))
+
+
+def test_folders_for_the_files_allowed_fit_under_the_entry_cap():
+    archive = make_zip([(f"set/{i}/", b"") for i in range(5)] + [(f"set/{i}/a.jpg", b"x") for i in range(5)])
+    assert len(inspect(archive, ArchiveLimits(max_files=5))) == 5

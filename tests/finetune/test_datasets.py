@@ -1,13 +1,17 @@
 """Checking datasets: what is kept, what is skipped and why, and what is refused outright."""
 
+import time
+from datetime import timedelta
+
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from tests.finetune.conftest import colour_photo, colour_zip, gray_photo, make_zip
 from webapp.finetune import services
 from webapp.finetune.forms import DatasetForm
-from webapp.finetune.ingest import read_manifest
+from webapp.finetune.ingest import IngestReport, read_manifest
 from webapp.finetune.models import Dataset
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +144,187 @@ def test_the_form_needs_exactly_one_source():
     form = DatasetForm(data={"name": "Nothing"})
     assert not form.is_valid()
     assert "either a .zip archive or a server folder" in str(form.errors)
+
+
+def stalled_check(dataset: Dataset, attempts: int = 1) -> None:
+    """What a training worker that died mid-check leaves behind: processing, with a heartbeat that stopped."""
+    Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.PROCESSING, claim_token="dead-worker",
+                                                 attempts=attempts,
+                                                 heartbeat_at=timezone.now() - timedelta(minutes=10))
+
+
+def test_the_reaper_sends_a_check_whose_worker_died_again_and_the_new_message_finishes_it(sent_finetune_tasks):
+    from worker.tasks import requeue_stalled_finetunes
+
+    dataset = archive_dataset(colour_zip(3))
+    stalled_check(dataset)
+    services.check_dataset(str(dataset.pk))  # the redelivered message: still claimed by the dead worker
+    assert Dataset.objects.get(pk=dataset.pk).status == Dataset.Status.PROCESSING
+
+    report = requeue_stalled_finetunes()
+
+    dataset.refresh_from_db()
+    assert report["datasets_requeued"] == 1 and sent_finetune_tasks == [("check_dataset", str(dataset.pk))]
+    assert dataset.status == Dataset.Status.PENDING and "stopped while checking" in dataset.message
+    services.check_dataset(str(dataset.pk))
+    dataset.refresh_from_db()
+    assert (dataset.status, dataset.image_count, dataset.attempts) == (Dataset.Status.READY, 3, 2)
+
+
+def test_a_check_that_keeps_losing_its_worker_ends_failed_with_the_reason(settings, sent_finetune_tasks):
+    settings.JOB_MAX_ATTEMPTS = 3
+    dataset = archive_dataset(colour_zip(3))
+    default_storage.save(f"datasets/{dataset.pk}/photos/000000.jpg", ContentFile(colour_photo(0)))
+    stalled_check(dataset, attempts=3)
+
+    services.requeue_stalled_datasets()
+
+    dataset.refresh_from_db()
+    assert dataset.status == Dataset.Status.FAILED and "3 times" in dataset.message
+    assert sent_finetune_tasks == [] and not default_storage.exists(f"datasets/{dataset.pk}/photos/000000.jpg")
+
+
+def test_a_check_with_a_live_heartbeat_is_left_alone(sent_finetune_tasks):
+    dataset = archive_dataset(colour_zip(3))
+    Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.PROCESSING, claim_token="alive",
+                                                 attempts=1, heartbeat_at=timezone.now())
+
+    report = services.requeue_stalled_datasets()
+
+    assert report.requeued == report.failed == [] and sent_finetune_tasks == []
+    assert Dataset.objects.get(pk=dataset.pk).status == Dataset.Status.PROCESSING
+
+
+def test_a_pending_check_whose_message_was_lost_is_sent_once_more(settings, sent_finetune_tasks):
+    settings.JOB_RESEND_QUEUED_AFTER = 300
+    old = archive_dataset(colour_zip(3), name="Lost")
+    Dataset.objects.filter(pk=old.pk).update(enqueued_at=timezone.now() - timedelta(minutes=10))
+    archive_dataset(colour_zip(3), name="Just queued")
+
+    services.requeue_stalled_datasets()
+    services.requeue_stalled_datasets()  # the next run finds it freshly sent
+
+    assert sent_finetune_tasks == [("check_dataset", str(old.pk))]
+
+
+def test_a_check_that_lost_its_claim_meanwhile_writes_nothing(monkeypatch):
+    from webapp.finetune import ingest
+
+    dataset = archive_dataset(colour_zip(3))
+    real_ingest = ingest.ingest_archive
+
+    def reaped_halfway(dataset):
+        report = real_ingest(dataset)
+        # The reaper gave up on this worker and a new attempt claimed the check.
+        Dataset.objects.filter(pk=dataset.pk).update(claim_token="the-new-attempt")
+        return report
+
+    monkeypatch.setattr(services, "ingest_archive", reaped_halfway)
+    services.check_dataset(str(dataset.pk))
+
+    dataset.refresh_from_db()
+    assert (dataset.status, dataset.claim_token, dataset.image_count) == (Dataset.Status.PROCESSING,
+                                                                          "the-new-attempt", 0)
+    assert not default_storage.exists(dataset.manifest_name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_check_keeps_its_heartbeat(settings, monkeypatch):
+    settings.JOB_HEARTBEAT_INTERVAL = 0.05
+    dataset = archive_dataset(colour_zip(3))
+    beats = []
+
+    def slow_ingest(dataset):
+        started = Dataset.objects.get(pk=dataset.pk).heartbeat_at
+        time.sleep(0.5)
+        beats.append(Dataset.objects.get(pk=dataset.pk).heartbeat_at - started)
+        return IngestReport(kept=["x.jpg"])
+
+    monkeypatch.setattr(services, "ingest_archive", slow_ingest)
+    services.check_dataset(str(dataset.pk))
+
+    assert beats[0] > timedelta(seconds=0.2)
+    assert Dataset.objects.get(pk=dataset.pk).status == Dataset.Status.READY
+
+
+def test_a_rejected_archive_is_deleted_from_storage():
+    dataset = archive_dataset(make_zip({"../../evil.jpg": colour_photo(0)}))
+    upload = dataset.archive.name
+    assert default_storage.exists(upload)
+
+    services.check_dataset(str(dataset.pk))
+
+    dataset.refresh_from_db()
+    assert dataset.status == Dataset.Status.FAILED and not dataset.archive
+    assert not default_storage.exists(upload)
+
+
+def test_the_form_refuses_an_archive_over_the_upload_limit(settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.DATASET_MAX_ARCHIVE_BYTES = 1000
+    upload = SimpleUploadedFile("set.zip", colour_zip(3), "application/zip")
+
+    form = DatasetForm(data={"name": "Big"}, files={"archive": upload})
+
+    assert not form.is_valid()
+    assert "This archive cannot be used: the archive is 0 MB; the limit is 0 MB" in str(form.errors["archive"])
+
+
+def test_the_worker_refuses_a_stored_archive_over_the_upload_limit_too(settings):
+    settings.DATASET_MAX_ARCHIVE_BYTES = 1000
+    dataset = archive_dataset(colour_zip(3))
+
+    services.check_dataset(str(dataset.pk))
+
+    dataset.refresh_from_db()
+    assert dataset.status == Dataset.Status.FAILED and "the limit is" in dataset.message
+
+
+def folder_dataset(settings, tmp_path, folder_name="archive-2024"):
+    root = tmp_path / "datasets"
+    folder = root / folder_name
+    folder.mkdir(parents=True)
+    settings.DATASET_FOLDER_ROOTS = [str(root)]
+    return root, folder
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_in_a_server_folder_is_skipped_without_reading_it(settings, tmp_path):
+    import os
+
+    _, folder = folder_dataset(settings, tmp_path)
+    (folder / "0.jpg").write_bytes(colour_photo(0))
+    os.mkfifo(folder / "pipe.jpg")  # reading it would block the worker until someone writes to it
+    dataset = Dataset.objects.create(name="Archive", source=Dataset.Source.FOLDER, folder=str(folder))
+
+    services.check_dataset(str(dataset.pk))
+
+    dataset.refresh_from_db()
+    assert dataset.status == Dataset.Status.READY and dataset.image_count == 1
+    assert dataset.skipped_by_reason == {"not a regular file": 1}
+
+
+def test_a_server_folders_files_are_judged_by_name_before_they_are_read(settings, tmp_path):
+    _, folder = folder_dataset(settings, tmp_path)
+    (folder / "0.jpg").write_bytes(colour_photo(0))
+    (folder / "backup.tar").write_bytes(b"\0" * 2000)  # larger than a photo may be, and no photo anyway
+    settings.DATASET_MAX_PHOTO_BYTES = 1500
+    dataset = Dataset.objects.create(name="Archive", source=Dataset.Source.FOLDER, folder=str(folder))
+
+    services.check_dataset(str(dataset.pk))
+
+    dataset.refresh_from_db()
+    assert dataset.skipped_by_reason == {"not a photo file": 1}
+
+
+def test_the_manifest_keeps_the_folders_resolved_path(settings, tmp_path):
+    root, folder = folder_dataset(settings, tmp_path)
+    (folder / "0.jpg").write_bytes(colour_photo(0))
+    dataset = Dataset.objects.create(name="Archive", source=Dataset.Source.FOLDER,
+                                     folder=str(root / "elsewhere" / ".." / "archive-2024"))
+    (root / "elsewhere").mkdir()
+
+    services.check_dataset(str(dataset.pk))
+
+    assert read_manifest(Dataset.objects.get(pk=dataset.pk))["folder"] == str(folder.resolve())

@@ -23,6 +23,15 @@ class HueAdminSite(admin.AdminSite):
 
         return staff_only
 
+    def each_context(self, request):
+        context = super().each_context(request)
+        if request.user.is_active and request.user.is_staff:
+            from webapp.registry.services import missing_model_warning
+
+            # On every admin page (templates/admin/base_site.html): without a model no photo is colorized.
+            context["model_warning"] = missing_model_warning()
+        return context
+
 
 class HueAdminConfig(AdminConfig):
     default_site = "webapp.core.admin_site.HueAdminSite"

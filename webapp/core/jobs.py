@@ -119,11 +119,15 @@ class Heartbeat:
 
         with Heartbeat(job, interval=10):
             slow_work()
+
+    A row that is not a Job (a dataset being checked) passes `owned`: the queryset of its
+    row while this worker still holds the claim.
     """
 
-    def __init__(self, job: Job, interval: float):
+    def __init__(self, job, interval: float, owned: Callable[[], models.QuerySet] | None = None):
         self.job = job
         self.interval = interval
+        self.owned = owned or (lambda: _owned(job))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job.pk}", daemon=True)
 
@@ -139,7 +143,7 @@ class Heartbeat:
         try:
             while not self._stop.wait(self.interval):
                 try:
-                    if not _owned(self.job).update(heartbeat_at=timezone.now()):
+                    if not self.owned().update(heartbeat_at=timezone.now()):
                         return  # the claim was lost: nothing left to keep alive
                 except Exception:  # a database hiccup must not kill the job; the next beat may succeed
                     log.warning("heartbeat of %s %s failed", type(self.job).__name__, self.job.pk, exc_info=True)

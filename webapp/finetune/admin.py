@@ -63,14 +63,27 @@ class DatasetAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:finetune_dataset_change", args=[obj.pk]))
 
     def delete_model(self, request, obj):
-        services.delete_dataset(obj)
+        self.delete_queryset(request, [obj])
 
     def delete_queryset(self, request, queryset):
         for dataset in queryset:
-            services.delete_dataset(dataset)
+            try:
+                services.delete_dataset(dataset)
+            except services.DatasetInUse as exc:  # a job was queued on it after the confirmation page
+                messages.error(request, f"Not deleted: {exc}.")
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        busy = [dataset for dataset in objs if services.dataset_in_use(dataset)]
+        if busy:
+            # Django would say the account may not delete fine-tune jobs; the truth is that one is training.
+            protected = [f"{dataset}: a fine-tuning job is still queued or training on it; cancel it first"
+                         for dataset in busy]
+            perms_needed = set()
+        return deleted, counts, perms_needed, protected
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.jobs.filter(state__in=[FineTuneState.QUEUED, FineTuneState.RUNNING]).exists():
+        if obj is not None and services.dataset_in_use(obj):
             return False  # a job is training on it
         return super().has_delete_permission(request, obj)
 

@@ -27,10 +27,15 @@ class ArchiveRejected(ValueError):
 @dataclass(frozen=True)
 class ArchiveLimits:
     max_files: int = 50_000  # members, directories excluded
+    max_entries: int | None = None  # every entry, directories included; None: twice max_files
     max_total_bytes: int = 20 * 1024 * MiB  # sum of declared uncompressed sizes
     max_member_bytes: int = 100 * MiB  # one photo
     max_ratio: float = 100.0  # uncompressed / compressed, per member above `ratio_floor_bytes` and overall
     ratio_floor_bytes: int = 1 * MiB  # tiny members compress well legitimately; judge ratios above this size
+
+    @property
+    def entry_limit(self) -> int:
+        return self.max_entries if self.max_entries is not None else 2 * self.max_files
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,12 @@ def inspect(archive: zipfile.ZipFile, limits: ArchiveLimits) -> list[Member]:
     """Every regular file in the archive, after checking the whole directory against `limits`."""
     members: list[Member] = []
     total = compressed = 0
-    for info in archive.infolist():
+    entries = archive.infolist()
+    # Directory entries are skipped below, so they would not count toward max_files: an archive of
+    # a million empty folders must not cost a million checks.
+    if len(entries) > limits.entry_limit:
+        raise ArchiveRejected(f"the archive holds more than {limits.entry_limit:,} entries (files and folders)")
+    for info in entries:
         name = _normalised_name(info.filename)
         file_type = stat.S_IFMT(info.external_attr >> 16)  # 0 when the archiver recorded no Unix type
         if file_type == stat.S_IFLNK:

@@ -2,7 +2,7 @@
 
 A job page's socket joins the job's group; every event carries the job's whole current
 state, so the page can render from the latest event alone (the loss chart also gets the
-new points since the previous event).
+new points since the previous event, or, in a snapshot, the whole history to start over from).
 """
 
 from __future__ import annotations
@@ -50,6 +50,12 @@ def job_changed(job) -> None:
 def job_progress(job, new_losses: list[dict]) -> None:
     """Training moved on: the state plus the loss points recorded since the last event."""
     broadcast.send(job_group(job.pk), "finetune.job", {"job": job_payload(job), "losses": new_losses})
+
+
+def job_snapshot(job) -> None:
+    """The job's whole loss history was replaced (a resumed run dropped the points after its checkpoint):
+    pages start their charts over from it, as on connect."""
+    broadcast.send(job_group(job.pk), "finetune.snapshot", {"job": job_payload(job), "losses": job.loss_history})
 
 
 def versions_changed() -> None:

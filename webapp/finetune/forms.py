@@ -2,7 +2,7 @@ from django import forms
 from django.conf import settings
 
 from webapp.finetune.archive import ArchiveRejected, inspect, open_archive
-from webapp.finetune.ingest import DatasetRejected, allowed_folder, archive_limits
+from webapp.finetune.ingest import DatasetRejected, allowed_folder, archive_limits, check_archive_size
 from webapp.finetune.models import Dataset, FineTuneJob
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import active_version
@@ -31,6 +31,7 @@ class DatasetForm(forms.ModelForm):
             raise forms.ValidationError("Upload a .zip archive of photos.")
         # The directory is checked now for a quick answer; the worker checks it again before extracting.
         try:
+            check_archive_size(upload.size)
             inspect(open_archive(upload), archive_limits())
         except ArchiveRejected as exc:
             raise forms.ValidationError(f"This archive cannot be used: {exc}.") from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -20,7 +21,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image, UnidentifiedImageError
 
-from webapp.finetune.archive import ArchiveLimits, ArchiveRejected, inspect, open_archive, read_members
+from webapp.finetune.archive import MiB, ArchiveLimits, ArchiveRejected, inspect, open_archive, read_members
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 MIN_SIDE = 64  # smaller photos carry too little to learn colour from
@@ -36,6 +37,7 @@ class DatasetRejected(ValueError):
 @dataclass
 class IngestReport:
     kept: list[str] = field(default_factory=list)  # storage names (archive) or relative paths (folder)
+    folder: str = ""  # a server folder's resolved path: what the relative paths are relative to
     skipped: list[dict] = field(default_factory=list)  # [{"name": ..., "reason": ...}]
     thumbnails: list[str] = field(default_factory=list)
 
@@ -55,15 +57,29 @@ def archive_limits() -> ArchiveLimits:
     )
 
 
+def check_archive_size(size: int) -> None:
+    """ArchiveRejected when the uploaded file itself is over DATASET_MAX_ARCHIVE_BYTES."""
+    limit = settings.DATASET_MAX_ARCHIVE_BYTES
+    if size > limit:
+        raise ArchiveRejected(f"the archive is {size / MiB:,.0f} MB; the limit is {limit / MiB:,.0f} MB")
+
+
+def name_reason(name: str) -> str:
+    """Why a file is skipped by its name alone (before anything reads it), or ""."""
+    if PurePosixPath(name).name.startswith(".") or "__MACOSX" in name:
+        return "system file"
+    if PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES:
+        return "not a photo file"
+    return ""
+
+
 def judge_photo(name: str, data: bytes) -> tuple[Image.Image | None, str]:
     """(decoded image, "") for a usable colour photo, else (None, reason)."""
     from colorizer.data import is_grayscale
 
-    base = PurePosixPath(name).name
-    if base.startswith(".") or "__MACOSX" in name:
-        return None, "system file"
-    if PurePosixPath(name).suffix.lower() not in IMAGE_SUFFIXES:
-        return None, "not a photo file"
+    reason = name_reason(name)
+    if reason:
+        return None, reason
     try:
         image = Image.open(io.BytesIO(data))
         width, height = image.size
@@ -91,6 +107,7 @@ def _thumbnail(image: Image.Image, name: str) -> str:
 def ingest_archive(dataset) -> IngestReport:
     """Validate the dataset's uploaded archive, then store its colour photos under our own names."""
     report = IngestReport()
+    check_archive_size(dataset.archive.size)
     with dataset.archive.open("rb") as upload:
         archive = open_archive(upload)
         members = inspect(archive, archive_limits())
@@ -126,10 +143,28 @@ def allowed_folder(path: str) -> Path:
     raise DatasetRejected(f"{path} is outside the folders datasets may come from: {roots}")
 
 
+def photo_in_folder(root: Path, name: str) -> Path:
+    """The file `name` (relative, from a manifest) resolves to, if it still lies inside `root`."""
+    path = (root / name).resolve()
+    if root not in path.parents:
+        raise DatasetRejected(f"{name} now leads outside the dataset's folder {root}")
+    return path
+
+
+def read_regular_file(path: Path) -> bytes | None:
+    """The file's bytes, or None unless it is a regular file (a FIFO would block the worker for ever, a
+    device would never end), checked on the open descriptor so nothing can swap it in after the check."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        return handle.read(settings.DATASET_MAX_PHOTO_BYTES + 1)
+
+
 def ingest_folder(dataset) -> IngestReport:
     """Check every photo under the dataset's server folder, without following links or copying."""
     root = allowed_folder(dataset.folder)
-    report = IngestReport()
+    report = IngestReport(folder=str(root))
     count = 0
     for directory, subdirectories, files in os.walk(root, followlinks=False):
         subdirectories.sort()
@@ -139,13 +174,28 @@ def ingest_folder(dataset) -> IngestReport:
             count += 1
             if count > settings.DATASET_MAX_FILES:
                 raise DatasetRejected(f"the folder holds more than {settings.DATASET_MAX_FILES:,} files")
-            if path.is_symlink():
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
                 report.skip(relative, "link (not followed)")
                 continue
-            if path.stat().st_size > settings.DATASET_MAX_PHOTO_BYTES:
+            if not stat.S_ISREG(info.st_mode):
+                report.skip(relative, "not a regular file")
+                continue
+            reason = name_reason(relative)
+            if reason:
+                report.skip(relative, reason)
+                continue
+            if info.st_size > settings.DATASET_MAX_PHOTO_BYTES:
                 report.skip(relative, "file too large")
                 continue
-            image, reason = judge_photo(relative, path.read_bytes())
+            data = read_regular_file(path)
+            if data is None:
+                report.skip(relative, "not a regular file")
+                continue
+            if len(data) > settings.DATASET_MAX_PHOTO_BYTES:  # it grew since
+                report.skip(relative, "file too large")
+                continue
+            image, reason = judge_photo(relative, data)
             if image is None:
                 report.skip(relative, reason)
                 continue
@@ -157,7 +207,7 @@ def ingest_folder(dataset) -> IngestReport:
 
 
 def write_manifest(dataset, report: IngestReport) -> None:
-    payload = {"source": dataset.source, "folder": dataset.folder, "photos": report.kept}
+    payload = {"source": dataset.source, "folder": report.folder, "photos": report.kept}
     if default_storage.exists(dataset.manifest_name):
         default_storage.delete(dataset.manifest_name)
     default_storage.save(dataset.manifest_name, ContentFile(json.dumps(payload).encode()))
@@ -169,4 +219,5 @@ def read_manifest(dataset) -> dict:
 
 
 __all__ = ["ArchiveRejected", "DatasetRejected", "IngestReport", "ingest_archive", "ingest_folder",
-           "judge_photo", "write_manifest", "read_manifest", "allowed_folder", "MAX_SKIP_EXAMPLES"]
+           "judge_photo", "write_manifest", "read_manifest", "allowed_folder", "photo_in_folder",
+           "check_archive_size", "MAX_SKIP_EXAMPLES"]

@@ -163,8 +163,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
         version = get_object_or_404(ModelVersion, pk=version_id)
         if not version.sample_grid:
             raise Http404("No sample grid.")
-        with default_storage.open(version.sample_grid.name, "rb") as handle:
-            response = HttpResponse(handle.read(), content_type="image/png")
+        try:
+            with default_storage.open(version.sample_grid.name, "rb") as handle:
+                response = HttpResponse(handle.read(), content_type="image/png")
+        except FileNotFoundError:  # the row names a file the storage lost
+            raise Http404("No sample grid.") from None
         response["Cache-Control"] = "private, max-age=3600"
         return response
 
@@ -180,11 +183,13 @@ def comparison_context(version: ModelVersion) -> dict:
     """The version's metrics beside the active version's (and, for a fine-tuned one, its base's on the
     same held-out photos, which is the fair comparison)."""
     active = services.active_version()
-    job = getattr(version, "trained_by", None)
-    comparison = job.comparison if job is not None else {}
+    comparison = version.comparison  # a copy of its job's: it outlives the job
     columns = [("This version", version.metrics)]
     if comparison.get("base"):
-        columns.append((f"Its base v{comparison.get('base_version')} on the same photos", comparison["base"]))
+        number = comparison.get("base_version")
+        base_is_active = active is not None and active.pk == version.base_version_id
+        title = f"Active v{number} (its base)" if base_is_active else f"Its base v{number}"
+        columns.append((f"{title} on the same photos", comparison["base"]))
     if active is not None and active.pk not in (version.pk, version.base_version_id if comparison.get("base") else None):
         columns.append((f"Active v{active.number} (its own evaluation)", active.metrics))
     rows = [{"label": label, "better": better, "values": [_number(metrics.get(key), 3) for _, metrics in columns]}
@@ -194,7 +199,8 @@ def comparison_context(version: ModelVersion) -> dict:
         "active": active,
         "columns": [title for title, _ in columns],
         "metric_rows": rows,
-        "trained_by": job,
+        "trained_by": getattr(version, "trained_by", None),
+        "held_out_photos": comparison.get("photos"),
         "sample_grid_url": (reverse("admin:registry_modelversion_samples", args=[version.pk])
                             if version.sample_grid else ""),
         "activate_url": reverse("admin:registry_modelversion_activate", args=[version.pk]),

@@ -12,6 +12,8 @@ class ModelVersion(models.Model):
     number = models.PositiveIntegerField(unique=True, help_text="Human-facing version number (v1, v2, ...).")
     name = models.CharField(max_length=120, blank=True)
     weights = models.FileField(upload_to="models/", help_text="Generator weights (safetensors, config in metadata).")
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True,
+                              help_text="Of the weights file: the same file is not registered twice by default.")
     config = models.JSONField(default=dict, blank=True, help_text="Generator config read from the weights file.")
     metrics = models.JSONField(default=dict, blank=True, help_text="Validation metrics from the engine's eval.")
     history = models.JSONField(default=list, blank=True, help_text="Per-epoch training losses and metrics.")
@@ -20,6 +22,13 @@ class ModelVersion(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived_versions"
     )
     notes = models.TextField(blank=True)
+    # Where a fine-tuned version came from, kept when its dataset or job is deleted: the name is a
+    # snapshot, and the comparison with its base on the job's held-out photos a copy of the job's.
+    dataset = models.ForeignKey("finetune.Dataset", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="model_versions")
+    dataset_name = models.CharField(max_length=120, blank=True)
+    comparison = models.JSONField(default=dict, blank=True,
+                                  help_text="Its metrics and its base's on the same held-out photos.")
     is_active = models.BooleanField(default=False)
     activated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

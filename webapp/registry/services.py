@@ -1,10 +1,12 @@
-"""Registering and activating model versions."""
+"""Registering and activating model versions, and the model shipped in the repository."""
 
+import hashlib
+import json
 import logging
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -13,56 +15,153 @@ from webapp.registry.models import ModelVersion
 log = logging.getLogger(__name__)
 
 
-def next_version_number() -> int:
-    return (ModelVersion.objects.aggregate(top=Max("number"))["top"] or 0) + 1
+def next_version_number(using: str = "default") -> int:
+    return (ModelVersion.objects.using(using).aggregate(top=Max("number"))["top"] or 0) + 1
 
 
-@transaction.atomic
+def file_sha256(handle) -> str:
+    """Of a file open for reading, read in chunks from the start; left at the start."""
+    digest = hashlib.sha256()
+    handle.seek(0)
+    for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+        digest.update(chunk)
+    handle.seek(0)
+    return digest.hexdigest()
+
+
 def register_version(weights: File, *, name: str = "", base_version=None, metrics=None, history=None,
-                     sample_grid: File | None = None, notes: str = "", activate: bool = False) -> ModelVersion:
-    """Store a generator file as a new version; its config comes from the file itself."""
+                     sample_grid: File | None = None, notes: str = "", activate: bool = False, dataset=None,
+                     comparison=None, using: str = "default") -> ModelVersion:
+    """Store a generator file as a new version; its config comes from the file itself. A fine-tuned one
+    names its dataset and carries its comparison with its base (both outlive the dataset and the job)."""
     from colorizer.checkpoint import read_generator_config
 
     weights.seek(0)
     config = read_generator_config(weights)  # raises ValueError on anything that is not ours
-    weights.seek(0)
-    version = ModelVersion(
-        number=next_version_number(), name=name, config=config, base_version=base_version,
-        metrics=metrics or {}, history=history or [], notes=notes,
-    )
-    version.weights.save(f"v{version.number}.safetensors", weights, save=False)
-    if sample_grid is not None:
-        version.sample_grid.save(f"v{version.number}-samples.png", sample_grid, save=False)
-    version.save()
-    if activate:
-        activate_version(version)
+    sha256 = file_sha256(weights)
+    with transaction.atomic(using=using):
+        version = ModelVersion(
+            number=next_version_number(using), name=name, config=config, sha256=sha256, base_version=base_version,
+            metrics=metrics or {}, history=history or [], notes=notes, dataset=dataset,
+            dataset_name=dataset.name if dataset is not None else "", comparison=comparison or {},
+        )
+        version.weights.save(f"v{version.number}.safetensors", weights, save=False)
+        if sample_grid is not None:
+            version.sample_grid.save(f"v{version.number}-samples.png", sample_grid, save=False)
+        version.save(using=using)
+        if activate:
+            version = activate_version(version, using=using)
     return version
 
 
-@transaction.atomic
-def activate_version(version: ModelVersion) -> ModelVersion:
-    """Make `version` the only active one. Workers switch before their next job."""
-    ModelVersion.objects.select_for_update().filter(is_active=True).exclude(pk=version.pk).update(is_active=False)
-    ModelVersion.objects.filter(pk=version.pk).update(is_active=True, activated_at=timezone.now())
-    version.refresh_from_db()
+def activate_version(version: ModelVersion, using: str = "default") -> ModelVersion:
+    """Make `version` the only active one. Workers switch before their next job.
+
+    Activations lock every version row, so two at once take turns even while no row is active
+    (locking only the active row would lock nothing then, and the second would break the
+    one-active constraint). A collision left over (a version created meanwhile, or a database
+    that ignores row locks) is retried once, against the state the other activation left.
+    """
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic(using=using):
+                _lock_versions(using)
+                ModelVersion.objects.using(using).filter(is_active=True).exclude(pk=version.pk).update(
+                    is_active=False)
+                _mark_active(version, using)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            log.warning("activating %s collided with another activation; trying again", version)
+    version.refresh_from_db(using=using)
     log.info("activated model version %s", version)
     return version
+
+
+def _lock_versions(using: str) -> None:
+    list(ModelVersion.objects.using(using).select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
+def _mark_active(version: ModelVersion, using: str) -> None:
+    ModelVersion.objects.using(using).filter(pk=version.pk).update(is_active=True, activated_at=timezone.now())
 
 
 def active_version() -> ModelVersion | None:
     return ModelVersion.objects.filter(is_active=True).first()
 
 
+def missing_model_warning() -> str:
+    """Why photos cannot be colorized and what to do about it, for the admin's pages; "" when they can."""
+    if ModelVersion.objects.filter(is_active=True).exists():
+        return ""
+    if ModelVersion.objects.exists():
+        return "No model version is active, so photos cannot be colorized: activate one under Model versions."
+    return (f"No colorization model is installed, so photos cannot be colorized. Put the shipped generator file "
+            f"at {settings.COLORIZER_DEFAULT_WEIGHTS} and run `python manage.py register_default_model`, or add "
+            "a .safetensors generator under Model versions → Add and activate it.")
+
+
+# --------------------------------------------------------------------------------------
+# The shipped default model: colorizer/weights/default.safetensors (COLORIZER_DEFAULT_WEIGHTS)
+
+
 def register_shipped_default(using: str = "default") -> ModelVersion | None:
-    """Register the weights shipped in the repository as version 1 on an empty registry."""
+    """After migrate: the shipped weights become version 1, active, on an empty registry."""
     if ModelVersion.objects.using(using).exists():
         return None
     path = settings.COLORIZER_DEFAULT_WEIGHTS
-    if not path.exists():
-        log.warning("no shipped default model at %s; colorization waits for a model version", path)
+    if not path.is_file():
+        log.warning("no shipped default model at %s; colorization waits for a model version (once the file is "
+                    "there: python manage.py register_default_model)", path)
         return None
+    version, _ = register_default_model(using=using)
+    return version
+
+
+def register_default_model(using: str = "default") -> tuple[ModelVersion, bool]:
+    """Register the shipped weights unless a version already holds the same file (by sha256), and activate
+    it when no version is active. (version, whether it was added). FileNotFoundError without the file."""
+    path = settings.COLORIZER_DEFAULT_WEIGHTS
     with path.open("rb") as handle:
-        return register_version(
-            File(handle, name=path.name), name="Shipped default", notes="Registered automatically at install.",
-            activate=True,
-        )
+        sha256 = file_sha256(handle)
+        version = version_with_weights(sha256, using)
+        added = version is None
+        if added:
+            version = register_version(File(handle, name=path.name), name="Shipped default",
+                                       notes="The model shipped with Hue (colorizer/weights/default.safetensors).",
+                                       metrics=shipped_metrics(path), using=using)
+    if not ModelVersion.objects.using(using).filter(is_active=True).exists():
+        version = activate_version(version, using=using)
+    return version, added
+
+
+def version_with_weights(sha256: str, using: str = "default") -> ModelVersion | None:
+    """The version whose weights file has this digest; versions registered before digests were kept
+    get theirs now."""
+    for version in ModelVersion.objects.using(using).filter(sha256=""):
+        with version.weights.open("rb") as handle:
+            ModelVersion.objects.using(using).filter(pk=version.pk).update(sha256=file_sha256(handle))
+    return ModelVersion.objects.using(using).filter(sha256=sha256).order_by("number").first()
+
+
+def shipped_metrics(weights_path) -> dict:
+    """The shipped model's validation metrics from COLORIZER_DEFAULT_METRICS (docs/model_metrics.json,
+    written by scripts/model_pipeline/collect.py), or {} when there are none.
+
+    That file scores every trained row; the shipped one is the row its weights were trained as (the
+    generator's `recipe` metadata, written by the device pipeline), else the row collect picked.
+    """
+    from colorizer.checkpoint import read_header
+
+    path = settings.COLORIZER_DEFAULT_METRICS
+    if not path.is_file():
+        return {}
+    try:
+        report = json.loads(path.read_text())
+        extra = json.loads((read_header(weights_path).get("__metadata__") or {}).get("extra") or "{}")
+        row = report["rows"][extra.get("recipe") or report["chosen"]]
+        return dict(row["metrics"])
+    except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        log.warning("no metrics for the shipped model in %s: %r", path, exc)
+        return {}

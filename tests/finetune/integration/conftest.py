@@ -18,15 +18,19 @@ def quick_training(settings, tmp_path):
     settings.COLORIZER_DEVICE = "cpu"
 
 
-@pytest.fixture
-def dataset(staff_user):
-    dataset = Dataset(name="Holidays", source=Dataset.Source.ARCHIVE, created_by=staff_user)
-    dataset.archive.save("upload.zip", ContentFile(colour_zip(8)), save=False)
+def checked_dataset(user, photos: int) -> Dataset:
+    dataset = Dataset(name="Holidays", source=Dataset.Source.ARCHIVE, created_by=user)
+    dataset.archive.save("upload.zip", ContentFile(colour_zip(photos)), save=False)
     dataset.save()
     services.check_dataset(str(dataset.pk))
     dataset.refresh_from_db()
     assert dataset.status == Dataset.Status.READY
     return dataset
+
+
+@pytest.fixture
+def dataset(staff_user):
+    return checked_dataset(staff_user, photos=8)
 
 
 def make_job(dataset, base_version, staff_user, **recipe) -> FineTuneJob:

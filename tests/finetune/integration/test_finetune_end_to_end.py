@@ -52,6 +52,8 @@ async def test_a_fine_tune_through_a_real_worker_makes_a_version_that_loads_and_
     assert not version.is_active and version.base_version_id == base_version.pk
     assert {"auc", "ciede2000", "psnr", "colorfulness_gap"} <= set(version.metrics)
     assert set(job.comparison) >= {"candidate", "base"} and job.comparison["photos"] == 2
+    assert (version.comparison, version.dataset_id, version.dataset_name) == (job.comparison, dataset.pk, "Holidays")
+    assert not job.checkpoint_prefix  # its checkpoints went once the version was registered
     assert [epoch["stage"] for epoch in job.epoch_history] == ["l1", "gan"]
     assert version.sample_grid and len(version.history) == 2
 
@@ -92,23 +94,34 @@ def test_activation_switches_what_a_running_inference_worker_uses(alice, staff_u
 
 
 def test_cancel_stops_within_a_few_steps_and_resume_continues_from_the_checkpoint(
-        staff_user, dataset, base_version, quick_training):
-    job = make_job(dataset, base_version, staff_user, l1_epochs=1, gan_epochs=10)
-    total = FineTuneJob.objects.get(pk=job.pk)
-    runner = threading.Thread(target=services.run_job, args=[str(job.pk)])
-    runner.start()
-    wait_for(lambda: FineTuneJob.objects.get(pk=job.pk).progress.get("global_step", 0) >= 4, timeout=120,
-             message="training to get going")
+        staff_user, base_version, quick_training, monkeypatch):
+    from tests.finetune.integration.conftest import checked_dataset
 
-    services.request_cancel(FineTuneJob.objects.get(pk=job.pk))
-    runner.join(timeout=60)
+    # The runner looks for a cancel after every step here (at most once a second in production), so
+    # the count below measures the runner and the engine, not the clock.
+    monkeypatch.setattr(services, "CANCEL_POLL_INTERVAL_S", 0.0)
+    dataset = checked_dataset(staff_user, photos=16)  # 12 training photos in batches of 2: 6 steps an epoch
+    job = make_job(dataset, base_version, staff_user, l1_epochs=1, gan_epochs=10)
+    requested_at = []
+    on_progress = services.JobRunner.on_progress
+
+    def cancel_early_in_the_second_epoch(runner, event):
+        on_progress(runner, event)
+        if event["kind"] == "step" and event["global_step"] == 8 and not requested_at:
+            services.request_cancel(FineTuneJob.objects.get(pk=job.pk))  # as the admin's button does
+            requested_at.append(event["global_step"])
+
+    monkeypatch.setattr(services.JobRunner, "on_progress", cancel_early_in_the_second_epoch)
+    services.run_job(str(job.pk))
 
     job.refresh_from_db()
     assert job.state == FineTuneState.CANCELLED and job.can_resume
-    stopped_at = job.progress["global_step"]
-    assert stopped_at < job.progress["total_steps"]
+    stopped_at = job.loss_history[-1]["step"]  # every step is logged here
+    assert stopped_at - requested_at[0] <= 1  # not at the end of the epoch (step 12), nor of the run
+    assert job.progress["global_step"] == stopped_at
     assert job.checkpoint_prefix
 
+    monkeypatch.setattr(services.JobRunner, "on_progress", on_progress)
     assert services.resume_job(job)
     services.run_job(str(job.pk))
 
@@ -118,7 +131,34 @@ def test_cancel_stops_within_a_few_steps_and_resume_continues_from_the_checkpoin
     steps = [point["step"] for point in job.loss_history]
     assert steps == sorted(set(steps)) and steps[-1] == job.progress["total_steps"]
     assert min(steps) == 1 and any(step > stopped_at for step in steps)  # one continuous run of steps
-    assert total.pk == job.pk and ModelVersion.objects.filter(pk=job.result_version_id).exists()
+    assert ModelVersion.objects.filter(pk=job.result_version_id).exists()
+
+
+RUNNER_WRITES = ("state", "message", "claim_token", "heartbeat_at", "progress", "loss_history", "epoch_history",
+                 "checkpoint_prefix", "sample_grid", "comparison", "result_version")
+
+
+def test_a_run_whose_claim_is_revoked_stops_and_writes_nothing_more(staff_user, dataset, base_version,
+                                                                    quick_training):
+    from tests.finetune.conftest import stored_files
+
+    job = make_job(dataset, base_version, staff_user, l1_epochs=1, gan_epochs=30)
+    runner = threading.Thread(target=services.run_job, args=[str(job.pk)])
+    runner.start()
+    wait_for(lambda: FineTuneJob.objects.get(pk=job.pk).checkpoint_prefix, timeout=120,
+             message="the first epoch's checkpoint")
+
+    # The reaper marked it interrupted (its heartbeat was late), an admin resumed it, another worker claimed it.
+    FineTuneJob.objects.filter(pk=job.pk).update(claim_token="another-worker")
+    revoked = FineTuneJob.objects.filter(pk=job.pk).values(*RUNNER_WRITES).get()
+    runner.join(timeout=60)
+
+    assert not runner.is_alive(), "the run kept training after losing its claim"
+    assert FineTuneJob.objects.filter(pk=job.pk).values(*RUNNER_WRITES).get() == revoked
+    assert revoked["progress"]["global_step"] < revoked["progress"]["total_steps"]
+    assert list(ModelVersion.objects.all()) == [base_version]
+    kept = revoked["checkpoint_prefix"]
+    assert stored_files(f"finetune/{job.pk}") == stored_files(kept) != []  # none added, the job's own kept
 
 
 def test_a_job_whose_worker_died_is_shown_interrupted_and_can_be_resumed(staff_user, dataset, base_version, settings):
@@ -144,14 +184,37 @@ def test_a_job_whose_worker_died_is_shown_interrupted_and_can_be_resumed(staff_u
     assert services.mark_interrupted_jobs() == []  # a queued job is not touched
 
 
-def test_a_training_worker_killed_mid_job_leaves_it_interrupted_and_resume_finishes_it(
-        staff_user, dataset, base_version, private_redis, tmp_path, media_storage, settings):
+def points_past_the_stored_checkpoint(job) -> bool:
+    """Whether the job's saved chart goes beyond the step of its stored checkpoint, mid-epoch: what a
+    worker killed now leaves for the resumed run, which continues from that checkpoint, to clean up."""
     import json
 
+    from django.core.files.storage import default_storage
+
+    job = FineTuneJob.objects.get(pk=job.pk)
+    if not job.checkpoint_prefix or not job.loss_history:
+        return False
+    try:
+        with default_storage.open(f"{job.checkpoint_prefix}/state.json") as handle:
+            checkpoint_step = json.load(handle)["global_step"]
+    except FileNotFoundError:
+        return False  # replaced by a newer one meanwhile
+    # A few steps before the epoch's end, so the worker is killed before it stores the next checkpoint.
+    early = job.progress.get("step", 0) <= job.progress.get("steps_per_epoch", 0) - 4
+    return early and job.loss_history[-1]["step"] > checkpoint_step
+
+
+def test_a_training_worker_killed_mid_job_leaves_it_interrupted_and_resume_finishes_it(
+        staff_user, base_version, private_redis, tmp_path, media_storage, settings):
+    import json
+
+    from tests.finetune.integration.conftest import checked_dataset
     from tests.webapp.harness import WorkerProcess, celery_broker, worker_env
 
     settings.FINETUNE_STALLED_AFTER = 2
-    job = make_job(dataset, base_version, staff_user, l1_epochs=1, gan_epochs=12)
+    # 60 training photos in batches of 2: epochs long enough for progress saves between checkpoints.
+    dataset = checked_dataset(staff_user, photos=80)
+    job = make_job(dataset, base_version, staff_user, l1_epochs=1, gan_epochs=2)
     env = worker_env(private_redis.url, media_storage, tmp_path, JOB_HEARTBEAT_INTERVAL="0.2",
                      TRAINING_DIR=str(tmp_path / "training"), FINETUNE_EVAL_FID="0",
                      FINETUNE_LOADER_WORKERS="2",  # a prefork child must decode in-process regardless
@@ -161,10 +224,12 @@ def test_a_training_worker_killed_mid_job_leaves_it_interrupted_and_resume_finis
 
     first = WorkerProcess(env, tmp_path / "trainer-1.log", "--hostname", "first@%h", queues="training")
     try:
-        wait_for(lambda: FineTuneJob.objects.get(pk=job.pk).checkpoint_prefix, timeout=120,
-                 message="the first epoch's checkpoint")
+        # Past the progress-save throttle after a checkpoint: the saved chart holds steps the resumed run redoes.
+        wait_for(lambda: points_past_the_stored_checkpoint(job), timeout=180,
+                 message="progress saved after a stored checkpoint")
     finally:
         first.kill()
+    assert points_past_the_stored_checkpoint(job), "the kill came after the next checkpoint: nothing to rewind"
     job.refresh_from_db()
     assert job.state == FineTuneState.RUNNING  # nobody told the database
 
@@ -185,5 +250,7 @@ def test_a_training_worker_killed_mid_job_leaves_it_interrupted_and_resume_finis
     assert job.state == FineTuneState.DONE, f"{job.message}\n{second.output()}"
     assert job.attempts == 2 and job.result_version is not None
     steps = [point["step"] for point in job.loss_history]
-    assert steps == sorted(set(steps)) and min(steps) == 1  # the first session's steps were kept, not redone
+    assert all(a < b for a, b in zip(steps, steps[1:])), steps  # the redone steps replaced, not appended
+    assert min(steps) == 1 and steps[-1] == job.progress["total_steps"]  # the first session's points were kept
+    assert [epoch["global_step"] for epoch in job.epoch_history] == [30, 60, 90]
     assert killed_at < job.progress["global_step"] == job.progress["total_steps"]
