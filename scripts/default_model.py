@@ -24,6 +24,11 @@ session was started in: the device tool sends that one):
    docs/bw_samples_sheet.png. If no row meets every acceptance rule it says which fail and
    installs nothing (--force installs the closest anyway).
 
+A generator trained here instead (on the CPU: docs/TRAINING.md), scored with the engine's eval:
+
+    .venv/bin/python scripts/default_model.py score --row interim-l1 "L1 only" runs/eval-l1.json \
+        --row interim-gan "then GAN" runs/eval-gan.json --chosen interim-l1
+
 Before/after sheet of any generator (also the interim CPU model's):
 
     .venv/bin/python scripts/default_model.py sheet --weights colorizer/weights/default.safetensors \\
@@ -128,6 +133,13 @@ def main(argv: list[str] | None = None) -> int:
                          help="real B&W photos for the before/after sheet")
     collect.add_argument("--sheet-out", type=Path, help="default: DOCS/bw_samples_sheet.png")
 
+    score = commands.add_parser("score", help="the metrics table of generators trained here, from their "
+                                               "`python -m colorizer eval --json` files")
+    score.add_argument("--row", nargs=3, action="append", metavar=("NAME", "TITLE", "EVAL_JSON"), required=True,
+                       help="a row of the table (repeat); one of the evaluations must include --baseline gray")
+    score.add_argument("--chosen", required=True, help="the row that ships (version 1 takes its metrics)")
+    score.add_argument("--docs", type=Path, default=ROOT / "docs", help="model_metrics.json/.md go here")
+
     sheet = commands.add_parser("sheet", help="before/after sheet of real B&W photos for the model card")
     sheet.add_argument("--weights", type=Path, required=True)
     sheet.add_argument("--out", type=Path, default=ROOT / "docs" / "bw_samples_sheet.png")
@@ -139,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        return {"pack": run_pack, "train": run_train, "collect": run_collect, "sheet": run_sheet}[args.command](args)
+        return {"pack": run_pack, "train": run_train, "collect": run_collect, "score": run_score,
+                "sheet": run_sheet}[args.command](args)
     except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -175,6 +188,14 @@ def run_collect(args) -> int:
                      install=args.install, force=args.force, weights_out=args.weights_out,
                      samples=args.samples if args.install else None, sheet_out=args.sheet_out)
     print(json.dumps({"chosen": result["chosen"], "accepted": result["accepted"]}))
+    return 0
+
+
+def run_score(args) -> int:
+    from scripts.model_pipeline.score import markdown, table
+
+    result = table({name: (title, path) for name, title, path in args.row}, args.chosen, args.docs)
+    print(markdown(result))
     return 0
 
 
