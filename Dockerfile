@@ -23,6 +23,8 @@ COPY worker ./worker
 COPY templates ./templates
 COPY static ./static
 COPY scripts ./scripts
+# The shipped model's metrics: version 1 shows them in the admin.
+COPY docs/model_metrics.json ./docs/
 
 # collectstatic needs settings but no secrets or database: give it throwaway values (a
 # PostgreSQL URL, as production requires, that it never connects to).
