@@ -74,7 +74,7 @@ def run(quick: bool = False) -> dict:
     cpu_colorizers = {label: random_colorizer(config, "cpu") for label, config in GENERATORS.items()}
     if SHIPPED_WEIGHTS.is_file():  # what a fresh install actually runs
         shipped = Colorizer.load(SHIPPED_WEIGHTS, device="cpu")
-        cpu_colorizers[f"shipped ({shipped.config.arch})"] = shipped
+        cpu_colorizers["shipped default model"] = shipped
     for label, colorizer in cpu_colorizers.items():
         seconds = forward_latency(colorizer, repeats=3 if quick else 10)
         figures[f"cpu_forward/{label}"] = seconds
