@@ -4,6 +4,7 @@ import zipfile
 import numpy as np
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.base import ContentFile
 from PIL import Image
 
 from tests.factories import register_tiny_model
@@ -92,3 +93,22 @@ def sent_finetune_tasks(monkeypatch):
     for task in (check_dataset, run_finetune):
         monkeypatch.setattr(task, "apply_async", recorder(task))
     return sent
+
+
+def checked_dataset(user, photos: int):
+    """A dataset of `photos` colour photos, uploaded as an archive and checked (ready to train on)."""
+    from webapp.finetune import services
+    from webapp.finetune.models import Dataset
+
+    dataset = Dataset(name="Holidays", source=Dataset.Source.ARCHIVE, created_by=user)
+    dataset.archive.save("upload.zip", ContentFile(colour_zip(photos)), save=False)
+    dataset.save()
+    services.check_dataset(str(dataset.pk))
+    dataset.refresh_from_db()
+    assert dataset.status == Dataset.Status.READY
+    return dataset
+
+
+@pytest.fixture
+def dataset(staff_user):
+    return checked_dataset(staff_user, photos=4)

@@ -1,6 +1,5 @@
 """The admin pages for datasets, fine-tuning jobs and model versions: staff only, and they do what they say."""
 
-import io
 import pickle
 import uuid
 
@@ -18,16 +17,6 @@ from webapp.finetune.models import Dataset, FineTuneJob, FineTuneState
 from webapp.registry.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def dataset(staff_user):
-    dataset = Dataset(name="Holidays", source=Dataset.Source.ARCHIVE, created_by=staff_user)
-    dataset.archive.save("upload.zip", ContentFile(colour_zip(4)), save=False)
-    dataset.save()
-    services.check_dataset(str(dataset.pk))
-    dataset.refresh_from_db()
-    return dataset
 
 
 @pytest.fixture

@@ -4,11 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
-from django.core.files.base import ContentFile
 from PIL import Image
 
 from tests.factories import tiny_generator_bytes
-from tests.finetune.conftest import colour_zip, stored_files
+from tests.finetune.conftest import stored_files
 from webapp.core import broadcast, jobs
 from webapp.finetune import services
 from webapp.finetune.models import Dataset, FineTuneJob, FineTuneState
@@ -16,15 +15,6 @@ from webapp.registry import services as registry
 from webapp.registry.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def dataset(staff_user):
-    dataset = Dataset(name="Holidays", source=Dataset.Source.ARCHIVE, created_by=staff_user)
-    dataset.archive.save("upload.zip", ContentFile(colour_zip(4)), save=False)
-    dataset.save()
-    services.check_dataset(str(dataset.pk))
-    return Dataset.objects.get(pk=dataset.pk)
 
 
 @pytest.fixture

@@ -1,11 +1,9 @@
 import pytest
-from django.core.files.base import ContentFile
 
-from tests.finetune.conftest import colour_zip
+from tests.finetune.conftest import checked_dataset
 from tests.webapp.conftest import alice, sent_tasks  # noqa: F401  (fixtures)
 from tests.webapp.integration.conftest import private_redis, shared_redis  # noqa: F401  (fixtures)
-from webapp.finetune import services
-from webapp.finetune.models import Dataset, FineTuneJob
+from webapp.finetune.models import FineTuneJob
 
 
 @pytest.fixture
@@ -16,16 +14,6 @@ def quick_training(settings, tmp_path):
     settings.FINETUNE_LOADER_WORKERS = 0
     settings.FINETUNE_TRAIN_OPTIONS = {"log_every": 1, "val_images": 4, "sample_count": 2}
     settings.COLORIZER_DEVICE = "cpu"
-
-
-def checked_dataset(user, photos: int) -> Dataset:
-    dataset = Dataset(name="Holidays", source=Dataset.Source.ARCHIVE, created_by=user)
-    dataset.archive.save("upload.zip", ContentFile(colour_zip(photos)), save=False)
-    dataset.save()
-    services.check_dataset(str(dataset.pk))
-    dataset.refresh_from_db()
-    assert dataset.status == Dataset.Status.READY
-    return dataset
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Fine-tuning for real: a Celery worker trains a tiny model on CPU, staff watch it live, and the
 new version colorizes once activated, without restarting the inference worker."""
 
-import io
 import threading
 
 import numpy as np
@@ -95,7 +94,7 @@ def test_activation_switches_what_a_running_inference_worker_uses(alice, staff_u
 
 def test_cancel_stops_within_a_few_steps_and_resume_continues_from_the_checkpoint(
         staff_user, base_version, quick_training, monkeypatch):
-    from tests.finetune.integration.conftest import checked_dataset
+    from tests.finetune.conftest import checked_dataset
 
     # The runner looks for a cancel after every step here (at most once a second in production), so
     # the count below measures the runner and the engine, not the clock.
@@ -208,7 +207,7 @@ def test_a_training_worker_killed_mid_job_leaves_it_interrupted_and_resume_finis
         staff_user, base_version, private_redis, tmp_path, media_storage, settings):
     import json
 
-    from tests.finetune.integration.conftest import checked_dataset
+    from tests.finetune.conftest import checked_dataset
     from tests.webapp.harness import WorkerProcess, celery_broker, worker_env
 
     settings.FINETUNE_STALLED_AFTER = 2
