@@ -189,3 +189,31 @@ def test_an_activation_that_keeps_colliding_is_not_retried_forever(monkeypatch):
 
     with pytest.raises(IntegrityError):
         services.activate_version(version)
+
+
+def test_an_upgrade_moves_an_install_running_the_earlier_default_to_the_new_one(shipped, monkeypatch):
+    shipped.COLORIZER_DEFAULT_WEIGHTS.write_bytes(generator_bytes(seed=4))
+    call_command("migrate", verbosity=0)
+    earlier = ModelVersion.objects.get()
+    monkeypatch.setattr(services, "EARLIER_SHIPPED_DEFAULTS", frozenset({earlier.sha256}))
+    shipped.COLORIZER_DEFAULT_WEIGHTS.write_bytes(generator_bytes(seed=5))  # the release ships a new file
+
+    call_command("migrate", verbosity=0)
+    call_command("migrate", verbosity=0)  # and again: nothing more
+
+    new = ModelVersion.objects.get(is_active=True)
+    assert (new.number, new.name) == (2, "Shipped default") and ModelVersion.objects.count() == 2
+
+
+def test_an_upgrade_keeps_the_version_an_admin_chose(shipped, monkeypatch):
+    shipped.COLORIZER_DEFAULT_WEIGHTS.write_bytes(generator_bytes(seed=4))
+    call_command("migrate", verbosity=0)
+    monkeypatch.setattr(services, "EARLIER_SHIPPED_DEFAULTS", frozenset({ModelVersion.objects.get().sha256}))
+    chosen = register_tiny_model(name="Fine-tuned on our archive", activate=True, seed=6)
+    shipped.COLORIZER_DEFAULT_WEIGHTS.write_bytes(generator_bytes(seed=5))
+
+    call_command("migrate", verbosity=0)
+
+    assert ModelVersion.objects.count() == 3
+    assert list(ModelVersion.objects.filter(is_active=True)) == [chosen]
+

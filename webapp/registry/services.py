@@ -106,14 +106,22 @@ def missing_model_warning() -> str:
 # The shipped default model: colorizer/weights/default.safetensors (COLORIZER_DEFAULT_WEIGHTS)
 
 
+# The sha256 of every generator file Hue shipped before the current one. An install still running
+# one of them moves to a newly shipped default when it upgrades; one whose admin chose another
+# version keeps it.
+EARLIER_SHIPPED_DEFAULTS = frozenset({
+    "d9e685dfb07c3c16c92b0b4568e3e8c1f731614dd11519d21b1a59ca626edd51",  # Lite0 U-Net, L1 regression
+})
+
+
 def register_shipped_default(using: str = "default") -> ModelVersion | None:
-    """After migrate: the shipped weights become version 1, active, on an empty registry."""
-    if ModelVersion.objects.using(using).exists():
-        return None
+    """After migrate: the shipped weights become version 1, active, on an empty registry; on an
+    existing one, a newly shipped file is added as the next version (see register_default_model)."""
     path = settings.COLORIZER_DEFAULT_WEIGHTS
     if not path.is_file():
-        log.warning("no shipped default model at %s; colorization waits for a model version (once the file is "
-                    "there: python manage.py register_default_model)", path)
+        if not ModelVersion.objects.using(using).exists():
+            log.warning("no shipped default model at %s; colorization waits for a model version (once the file "
+                        "is there: python manage.py register_default_model)", path)
         return None
     version, _ = register_default_model(using=using)
     return version
@@ -121,7 +129,8 @@ def register_shipped_default(using: str = "default") -> ModelVersion | None:
 
 def register_default_model(using: str = "default") -> tuple[ModelVersion, bool]:
     """Register the shipped weights unless a version already holds the same file (by sha256), and activate
-    it when no version is active. (version, whether it was added). FileNotFoundError without the file."""
+    it when no version is active, or when it is new and the active version is an earlier shipped
+    default. (version, whether it was added). FileNotFoundError without the file."""
     path = settings.COLORIZER_DEFAULT_WEIGHTS
     with path.open("rb") as handle:
         sha256 = file_sha256(handle)
@@ -131,7 +140,8 @@ def register_default_model(using: str = "default") -> tuple[ModelVersion, bool]:
             version = register_version(File(handle, name=path.name), name="Shipped default",
                                        notes="The model shipped with Hue (colorizer/weights/default.safetensors).",
                                        metrics=shipped_metrics(path), using=using)
-    if not ModelVersion.objects.using(using).filter(is_active=True).exists():
+    active = ModelVersion.objects.using(using).filter(is_active=True).first()
+    if active is None or (added and active.sha256 in EARLIER_SHIPPED_DEFAULTS):
         version = activate_version(version, using=using)
     return version, added
 
