@@ -59,15 +59,19 @@ class FeatureCache:
     def variants(self) -> int:
         return self.meta["variants"]
 
-    def batch(self, indices: torch.Tensor | list[int], variant: int | torch.Tensor = 0
-              ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+    def batch(self, indices: torch.Tensor | list[int], variant: int | torch.Tensor = 0,
+              device: torch.device | str = "cpu") -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
         """Float32 encoder features (channels_last), L and a/b of photos `indices` in `variant`
-        (one variant for all, or one per photo)."""
+        (one variant for all, or one per photo), on `device`."""
+        device = torch.device(device)
         rows = np.asarray(indices, dtype=np.int64)
         variant = np.broadcast_to(np.asarray(variant, dtype=np.int64), rows.shape)
 
         def read(array: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(array[variant, rows])).float()
+            half = torch.from_numpy(np.ascontiguousarray(array[variant, rows]))
+            if device.type == "cuda":
+                half = half.pin_memory().to(device, non_blocking=True)
+            return half.float()
 
         features = [read(f).contiguous(memory_format=torch.channels_last) for f in self.features]
         return features, read(self.L), read(self.ab)
@@ -77,10 +81,12 @@ class FeatureCache:
     @classmethod
     def build(cls, paths: list[Path], encoder: nn.Module, folder: str | os.PathLike, size: int = 128,
               variants: int = 3, decode_size: int = 256, seed: int = 0, num_workers: int = 2,
-              augmentation: Augmentation | None = None, progress=None) -> "FeatureCache":
+              augmentation: Augmentation | None = None, progress=None, device: torch.device | str = "cpu"
+              ) -> "FeatureCache":
         """Encode every photo in `variants` augmentations (or reuse/continue a matching cache)."""
         folder = Path(folder)
-        encoder = encoder.eval()
+        device = torch.device(device)
+        encoder = encoder.eval().to(device)
         identity = {
             "photos": hashlib.sha256("\n".join(str(p) for p in paths).encode()).hexdigest()[:16],
             "count": len(paths), "size": size, "variants": variants, "decode_size": decode_size, "seed": seed,
@@ -91,7 +97,7 @@ class FeatureCache:
         if meta and {k: meta.get(k) for k in identity} == identity and meta.get("done") == variants * len(paths):
             return cls(folder)
         if not (meta and {k: meta.get(k) for k in identity} == identity):
-            meta = cls._allocate(folder, identity, encoder, size)
+            meta = cls._allocate(folder, identity, encoder, size, device)
         augmentation = augmentation or Augmentation(min_crop_scale=0.5, max_rotation=10.0, out_size=size)
         augmentation.out_size = size
         arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r+")
@@ -112,15 +118,15 @@ class FeatureCache:
                     rgb = torch.nn.functional.interpolate(images.float() / 255, size=(size, size), mode="bilinear",
                                                           antialias=True, align_corners=False).clamp(0, 1)
                 else:
-                    rgb = augment(images, augmentation, generator=rng)
-                L, ab = rgb_to_model_pair(rgb)  # (B, 1, S, S), (B, 2, S, S)
+                    rgb = augment(images.to(device), augmentation, generator=rng)
+                L, ab = rgb_to_model_pair(rgb.to(device))  # (B, 1, S, S), (B, 2, S, S)
                 with torch.inference_mode():
                     features = encoder(L.contiguous(memory_format=torch.channels_last))
                 end = row + len(images)
-                arrays["L"][variant, row:end] = L.half().numpy()
-                arrays["ab"][variant, row:end] = ab.half().numpy()
+                arrays["L"][variant, row:end] = L.half().cpu().numpy()
+                arrays["ab"][variant, row:end] = ab.half().cpu().numpy()
                 for i, feature in enumerate(features):
-                    arrays[f"f{i}"][variant, row:end] = feature.half().contiguous().numpy()
+                    arrays[f"f{i}"][variant, row:end] = feature.half().contiguous().cpu().numpy()
                 for array in arrays.values():
                     array.flush()
                 row = end
@@ -131,10 +137,10 @@ class FeatureCache:
         return cls(folder)
 
     @staticmethod
-    def _allocate(folder: Path, identity: dict, encoder: nn.Module, size: int) -> dict:
+    def _allocate(folder: Path, identity: dict, encoder: nn.Module, size: int, device: torch.device) -> dict:
         folder.mkdir(parents=True, exist_ok=True)
         with torch.inference_mode():
-            probe = encoder(torch.zeros(1, 1, size, size))
+            probe = encoder(torch.zeros(1, 1, size, size, device=device))
         shapes = [list(f.shape[1:]) for f in probe]
         count, variants = identity["count"], identity["variants"]
         np.lib.format.open_memmap(folder / "L.npy", mode="w+", dtype=np.float16, shape=(variants, count, 1, size, size))

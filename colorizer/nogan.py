@@ -34,6 +34,7 @@ from colorizer.color import AB_SCALE
 from colorizer.checkpoint import load_generator, load_state, save_generator, save_state
 from colorizer.data import epoch_order, scan_images
 from colorizer.feature_cache import FeatureCache
+from colorizer.inference import pick_device
 from colorizer.model import (DiscriminatorConfig, GANLoss, GeneratorConfig, PatchDiscriminator, PretrainedUNet,
                              build_generator, init_weights)
 from colorizer.perceptual import FeatureLoss
@@ -77,6 +78,7 @@ class NoGANConfig:
     snapshot_every: int = 200  # GAN steps between generator snapshots
     # system
     seed: int = 0
+    device: str = "auto"  # "auto" (CUDA when present), "cuda", "cpu"
     threads: int | None = None  # torch CPU threads; None = torch's default
     checkpoint_every: int = 200  # steps between checkpoints (and at every epoch end and phase change)
     log_every: int = 20
@@ -90,6 +92,7 @@ class RunState:
     phase: str = "generator"  # "generator", "critic", "gan", "done"
     epoch: int = 0  # generator epochs finished
     step: int = 0  # steps done in the current epoch or phase
+    total_steps: int = 0  # optimisation steps of all phases (D-only steps of the critic phase included)
     history: list = field(default_factory=list)  # per epoch / snapshot: losses and holdout scores
 
 
@@ -101,6 +104,7 @@ class Recipe:
 
     def __init__(self, config: NoGANConfig):
         self.config = config
+        self.device = pick_device(config.device)
         state, init_config, _ = load_generator(config.init_generator)
         base = GeneratorConfig.from_dict(init_config)
         if base.arch == "unet":
@@ -119,15 +123,15 @@ class Recipe:
             nn.init.zeros_(self.generator.head.weight)  # a new head starts from "every colour alike"
             nn.init.zeros_(self.generator.head.bias)
         self.generator.encoder.requires_grad_(False).eval()
-        self.generator.to(memory_format=torch.channels_last)
+        self.generator.to(self.device, memory_format=torch.channels_last)
         # The trained part: the generator's own decoder and head, under the same names.
         self.decoder = nn.ModuleDict({"decoder": self.generator.decoder, "head": self.generator.head})
         self.ema = copy.deepcopy(self.decoder).eval().requires_grad_(False)
         self.opt_g = torch.optim.Adam(self.decoder.parameters(), lr=config.lr, betas=config.betas)
-        self.feature_loss = FeatureLoss() if config.lambda_feature > 0 else None
-        self.discriminator = build_critic(config)
+        self.feature_loss = FeatureLoss().to(self.device) if config.lambda_feature > 0 else None
+        self.discriminator = build_critic(config).to(self.device)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.gan_lr, betas=config.betas)
-        self.gan_loss = GANLoss(config.gan_mode)
+        self.gan_loss = GANLoss(config.gan_mode).to(self.device)
 
     # ---- the generator's losses
 
@@ -246,8 +250,9 @@ def build_critic(config: NoGANConfig) -> PatchDiscriminator:
 class Run:
     """One run folder: the photos, the cache, the recipe, its state and its log."""
 
-    def __init__(self, config: NoGANConfig, log=print):
+    def __init__(self, config: NoGANConfig, log=print, should_stop=None):
         self.config = config
+        self.should_stop = should_stop or (lambda: False)  # polled every step: a deadline, a cancel button
         self.out = Path(config.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.say = log
@@ -259,9 +264,10 @@ class Run:
         if len(paths) <= config.holdout + config.batch_size:
             raise ValueError(f"{len(paths)} photos are too few for a holdout of {config.holdout} "
                              f"and a batch of {config.batch_size}")
+        self.device = self.recipe.device
         self.cache = FeatureCache.build(paths, self.recipe.generator.encoder, config.cache_dir or self.out / "feature_cache",
                                         size=config.image_size, variants=config.variants, seed=config.seed,
-                                        progress=self._cache_progress)
+                                        progress=self._cache_progress, device=self.device)
         order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(config.seed))
         self.holdout, self.train_rows = order[:config.holdout], order[config.holdout:]
         if self.recipe.generator.bins is not None and config.rebalance < 1:
@@ -269,7 +275,7 @@ class Run:
         self.state = RunState()
         stem = self.out / "checkpoints" / "last"
         if stem.with_suffix(".json").exists():
-            saved = load_state(stem)
+            saved = load_state(stem, device=self.device)
             self.recipe.load(saved["networks"])
             self.state = RunState(**saved["run"])
             self.say(f"resumed: phase {self.state.phase}, epoch {self.state.epoch}, step {self.state.step}")
@@ -281,8 +287,8 @@ class Run:
         counts = torch.zeros(bins.count)
         rows = self.train_rows[:sample]
         for start in range(0, len(rows), 64):
-            _, _, ab = self.cache.batch(rows[start:start + 64], 0)
-            counts += bins.histogram(F.avg_pool2d(ab, 2))
+            _, _, ab = self.cache.batch(rows[start:start + 64], 0, self.device)
+            counts += bins.histogram(F.avg_pool2d(ab, 2)).cpu()
         bins.set_rebalancing(counts, self.config.rebalance)
 
     def _cache_progress(self, done: int, total: int) -> None:
@@ -300,9 +306,17 @@ class Run:
 
     def run(self) -> RunState:
         phases = {"generator": self.pretrain_generator, "critic": self.pretrain_critic, "gan": self.adversarial}
-        while self.state.phase in phases:
-            phases[self.state.phase]()
+        try:
+            while self.state.phase in phases:
+                phases[self.state.phase]()
+        except Stopped:
+            self.checkpoint()
+            self.say(f"stopped in phase {self.state.phase} at step {self.state.step}; run again to continue")
         return self.state
+
+    def _poll(self) -> None:
+        if self.should_stop():
+            raise Stopped
 
     def _next_phase(self, phase: str) -> None:
         self.state.phase, self.state.step = phase, 0
@@ -318,14 +332,16 @@ class Run:
             recipe.decoder.train()
             started, seen, sums = time.time(), 0, {}
             while self.state.step < steps:
+                self._poll()
                 rows = slice(self.state.step * c.batch_size, (self.state.step + 1) * c.batch_size)
-                features, L, ab = self.cache.batch(order[rows], variants[rows])
+                features, L, ab = self.cache.batch(order[rows], variants[rows], self.device)
                 loss, parts, _ = recipe.generator_losses(recipe.predict(features, L), L, ab)
                 recipe.opt_g.zero_grad(set_to_none=True)
                 loss.backward()
                 recipe.opt_g.step()
                 recipe.update_ema()
                 self.state.step += 1
+                self.state.total_steps += 1
                 seen += c.batch_size
                 for name, value in parts.items():
                     sums[name] = sums.get(name, 0.0) + float(value)
@@ -350,11 +366,13 @@ class Run:
         c, recipe = self.config, self.recipe
         recipe.discriminator.train()
         while self.state.step < c.critic_steps:
+            self._poll()
             features, L, ab = self._random_batch(self.state.step + 10_000_000)
             with torch.no_grad():
                 fake = recipe.to_ab(recipe.predict(features, L, recipe.ema), L)
             parts = recipe.backward_d(L, fake, ab)
             self.state.step += 1
+            self.state.total_steps += 1
             if self.state.step % c.log_every == 0:
                 self.log({"phase": "critic", "step": self.state.step, **{k: round(float(v), 5) for k, v in parts.items()}})
             if self.state.step % c.checkpoint_every == 0:
@@ -368,6 +386,7 @@ class Run:
         recipe.decoder.train()
         recipe.discriminator.train()
         while self.state.step < c.gan_steps:
+            self._poll()
             features, L, ab = self._random_batch(self.state.step)
             head_output = recipe.predict(features, L)
             loss, parts, fake = recipe.generator_losses(head_output, L, ab)
@@ -382,6 +401,7 @@ class Run:
             recipe.opt_g.step()
             recipe.update_ema()
             self.state.step += 1
+            self.state.total_steps += 1
             if self.state.step % c.log_every == 0:
                 self.log({"phase": "gan", "step": self.state.step, "gan_weight": round(weight, 4),
                           **{k: round(float(v), 5) for k, v in parts.items()}})
@@ -403,7 +423,7 @@ class Run:
         rng = torch.Generator().manual_seed(self.config.seed * 7919 + step)
         picks = torch.randint(len(self.train_rows), (self.config.batch_size,), generator=rng)
         variants = torch.randint(self.config.variants, (self.config.batch_size,), generator=rng)
-        return self.cache.batch(self.train_rows[picks], variants)
+        return self.cache.batch(self.train_rows[picks], variants, self.device)
 
     @torch.no_grad()
     def score_holdout(self) -> dict:
@@ -415,19 +435,24 @@ class Run:
         recipe = self.recipe
         errors, colourful, truth_colourful = [], [], []
         for start in range(0, len(self.holdout), 32):
-            features, L, ab = self.cache.batch(self.holdout[start:start + 32], 0)
+            features, L, ab = self.cache.batch(self.holdout[start:start + 32], 0, self.device)
             served = recipe.to_ab(recipe.predict(features, L, recipe.ema), L)
             errors.append((served - ab).abs().mean(dim=(1, 2, 3)) * AB_SCALE)
             colourful.append(metrics.colorfulness(model_pair_to_rgb(L, served)))
             truth_colourful.append(metrics.colorfulness(model_pair_to_rgb(L, ab)))
-        return {"holdout_ab_l1": round(float(torch.cat(errors).mean()), 3),
+        return {"holdout_ab_l1": round(float(torch.cat(errors).mean()), 3),  # Lab units
                 "holdout_colourfulness": round(float(torch.cat(colourful).mean()), 2),
                 "holdout_truth_colourfulness": round(float(torch.cat(truth_colourful).mean()), 2)}
 
 
-def train_nogan(config: NoGANConfig, log=print) -> RunState:
-    """Run (or continue) the recipe in config.out_dir until its last phase is done."""
-    return Run(config, log=log).run()
+class Stopped(Exception):
+    """should_stop() said so: the run saves where it is and returns."""
+
+
+def train_nogan(config: NoGANConfig, log=print, should_stop=None) -> RunState:
+    """Run (or continue) the recipe in config.out_dir until its last phase is done, or until
+    should_stop() returns True (then state.phase is not "done"; the same call continues it)."""
+    return Run(config, log=log, should_stop=should_stop).run()
 
 
 @torch.no_grad()

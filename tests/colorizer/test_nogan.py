@@ -156,3 +156,17 @@ def test_a_temperature_sweep_scores_each_temperature_on_the_held_out_photos(run,
                                 [0.3, 1.0], fid=False, log=lambda line: None)
     assert set(result) == {"colorfulness_truth", "T=0.3", "T=1"}
     assert all(0 < result[label]["auc"] <= 1 and result[label]["psnr"] > 0 for label in ("T=0.3", "T=1"))
+
+
+def test_a_stopped_run_saves_and_the_same_call_continues_it(photos, init_weights, tmp_path):
+    polls = []
+
+    def stop_on_the_third_poll():
+        polls.append(1)
+        return len(polls) == 3
+
+    config = tiny(photos, init_weights, tmp_path, critic_steps=0, gan_steps=0)
+    stopped = train_nogan(config, log=lambda line: None, should_stop=stop_on_the_third_poll)
+    assert (stopped.phase, stopped.epoch, stopped.step) == ("generator", 1, 0)  # 2 steps of epoch 1, then stopped
+    finished = train_nogan(config, log=lambda line: None)
+    assert finished.phase == "done" and [e["epoch"] for e in finished.history] == [1, 2]
