@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
 
 ROW3 = {"auc": 0.93, "ciede2000": 7.1, "fid": 21.0, "colorfulness_gap": -1.5}
 ROW4 = {"auc": 0.92, "ciede2000": 7.4, "fid": 19.0, "colorfulness_gap": -2.0}
+SCORED_ON = {"scored_on": "all 200 photos of the validation set"}  # the metrics file's "images"
 
 
 def generator_bytes(seed: int = 0, **extra) -> bytes:
@@ -64,7 +65,7 @@ def test_migrate_registers_the_shipped_model_as_v1_active_with_the_chosen_rows_m
     call_command("migrate", verbosity=0)
 
     version = ModelVersion.objects.get()
-    assert (version.number, version.is_active, version.metrics) == (1, True, ROW3)
+    assert (version.number, version.is_active, version.metrics) == (1, True, {**ROW3, **SCORED_ON})
     assert len(version.sha256) == 64
 
 
@@ -74,7 +75,7 @@ def test_the_shipped_models_metrics_are_those_of_the_row_its_weights_were_traine
 
     services.register_shipped_default()
 
-    assert ModelVersion.objects.get().metrics == ROW4
+    assert ModelVersion.objects.get().metrics == {**ROW4, **SCORED_ON}
 
 
 def test_without_a_metrics_file_the_shipped_model_has_no_metrics(shipped):
@@ -97,7 +98,7 @@ def test_the_command_adds_a_shipped_file_that_arrived_after_the_install(shipped)
     call_command("register_default_model", stdout=out)  # the same weights: not added twice
 
     version = ModelVersion.objects.get()
-    assert version.is_active and version.metrics == ROW3
+    assert version.is_active and version.metrics == {**ROW3, **SCORED_ON}
     assert "as v1 with its metrics; active" in out.getvalue() and "v1 already holds these weights" in out.getvalue()
 
 

@@ -171,7 +171,52 @@ def shipped_metrics(weights_path) -> dict:
         report = json.loads(path.read_text())
         extra = json.loads((read_header(weights_path).get("__metadata__") or {}).get("extra") or "{}")
         row = report["rows"][extra.get("recipe") or report["chosen"]]
-        return dict(row["metrics"])
+        metrics = dict(row["metrics"])
+        if report.get("images"):
+            metrics["scored_on"] = f"all {report['images']} photos of the validation set"
+        return metrics
     except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
         log.warning("no metrics for the shipped model in %s: %r", path, exc)
         return {}
+
+
+# --------------------------------------------------------------------------------------
+# Comparing a candidate with its base on the same held-out photos
+
+
+def comparison_verdict(comparison: dict) -> dict:
+    """{"verdict": "better" | "worse" | "mixed" | "", "text": a sentence for the admin}.
+
+    A candidate is worse when both accuracy measures agree that it is (AuC lower and CIEDE2000
+    colour error higher on the same photos), better when both agree the other way, mixed
+    otherwise. Colourfulness and FID are named beside them: on a few photos FID is noisy.
+    """
+    candidate, base = comparison.get("candidate") or {}, comparison.get("base") or {}
+    if not all(key in metrics for metrics in (candidate, base) for key in ("auc", "ciede2000")):
+        return {"verdict": "", "text": ""}
+    photos, number = comparison.get("photos"), comparison.get("base_version")
+    lower_auc = candidate["auc"] < base["auc"]
+    higher_error = candidate["ciede2000"] > base["ciede2000"]
+    verdict = "worse" if lower_auc and higher_error else "better" if not lower_auc and not higher_error else "mixed"
+    figures = (f"AuC {candidate['auc']:.3f} against {base['auc']:.3f}, colour error {candidate['ciede2000']:.2f} "
+               f"against {base['ciede2000']:.2f}")
+    if "fid" in candidate and "fid" in base and candidate["fid"] is not None and base["fid"] is not None:
+        figures += f", FID {candidate['fid']:.1f} against {base['fid']:.1f}"
+    where = f"on the same {photos} held-out photos" if photos else "on the same held-out photos"
+    base_name = f"its base v{number}" if number else "its base"
+    text = {
+        "worse": f"This candidate is worse than {base_name} {where}: {figures}. Activating it would make "
+                 "colours less accurate; keep the base, or train again with fewer epochs or a lower learning rate.",
+        "better": f"This candidate is better than {base_name} {where}: {figures}.",
+        "mixed": f"This candidate is better than {base_name} on one measure and worse on the other, {where}: "
+                 f"{figures}. Look at the samples before activating it.",
+    }[verdict]
+    return {"verdict": verdict, "text": text}
+
+
+def scored_on(version: ModelVersion) -> str:
+    """Which photos a version's metrics come from, for the admin's list."""
+    if version.comparison.get("photos"):
+        name = version.dataset_name or "its dataset"
+        return f"{version.comparison['photos']} held-out photos of {name}"
+    return version.metrics.get("scored_on", "")
