@@ -169,3 +169,18 @@ def test_cpu_training_uses_channels_last_where_it_pays(arch, expected):
     assert weight.is_contiguous(memory_format=torch.channels_last) is expected
     losses = model.optimize(torch.rand(2, 1, 64, 64) * 2 - 1, torch.rand(2, 2, 64, 64) * 2 - 1)
     assert torch.isfinite(losses).all()
+
+
+def test_a_colour_classification_generator_fine_tunes_and_keeps_its_head(photos, tmp_path):
+    from colorizer.checkpoint import save_generator
+    from colorizer.model import build_generator
+
+    bins = GeneratorConfig(arch="efficientnet_lite0", decoder_widths=(16, 8, 8, 8, 8), head="bins", temperature=0.3)
+    torch.manual_seed(0)
+    start = tmp_path / "bins.safetensors"
+    save_generator(start, build_generator(bins, load_pretrained=False).state_dict(), bins.to_dict())
+    result = train(tiny_config(photos, tmp_path / "finetune", init_generator=str(start), l1_epochs=1, gan_epochs=1))
+    _, config, _ = load_generator(result.generator_path)
+    assert config["head"] == "bins" and config["temperature"] == 0.3
+    colour = Colorizer.load(result.generator_path, device="cpu").colorize(Image.new("L", (64, 64), 128))
+    assert colour.size == (64, 64)
