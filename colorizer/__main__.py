@@ -29,10 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     add_nogan_arguments(commands.add_parser("nogan", help="the default model's recipe: cached-encoder decoder "
                                                          "pre-training, critic, short GAN phase (resumes)"))
 
-    sweep = commands.add_parser("temperature", help="score a bins-head generator of a nogan run at several "
-                                                     "annealed-mean temperatures, on the run's held-out photos")
+    sweep = commands.add_parser("temperature", help="score a generator at several annealed-mean "
+                                                     "temperatures on a nogan run's held-out training photos")
     sweep.add_argument("--out-dir", required=True, help="the nogan run folder")
-    sweep.add_argument("--weights", required=True, help="one of the run's generator files")
+    sweep.add_argument("--weights", required=True, help="a generator file (a regression one is scored once)")
     sweep.add_argument("--values", default="0.2,0.3,0.38,0.5,0.7,1.0",
                        type=lambda text: [float(x) for x in text.split(",")], help="temperatures to score")
     sweep.add_argument("--no-fid", action="store_true")

@@ -458,9 +458,10 @@ def train_nogan(config: NoGANConfig, log=print, should_stop=None) -> RunState:
 @torch.no_grad()
 def sweep_temperatures(config: NoGANConfig, weights: str | os.PathLike, temperatures: list[float],
                        fid: bool = True, log=print) -> dict:
-    """Score one generator file of a run on the run's held-out training photos (never val) at
-    each annealed-mean temperature: PSNR, AuC, colourfulness gap and FID, as the engine's eval
-    reports them. Lower T is more colourful; pick the T that trades accuracy for colour best."""
+    """Score one generator file on a run's held-out training photos (never val) at each
+    annealed-mean temperature: PSNR, AuC, colourfulness gap and FID, as the engine's eval reports
+    them. Lower T is more colourful; pick the T that trades accuracy for colour best. A generator
+    with the regression head is scored once, as it is (a baseline on the same photos)."""
     from colorizer import metrics
     from colorizer.color import model_pair_to_rgb
     from colorizer.evaluate import Scoreboard
@@ -468,15 +469,14 @@ def sweep_temperatures(config: NoGANConfig, weights: str | os.PathLike, temperat
 
     run = Run(config, log=log)
     generator = Colorizer.load(weights, device="cpu").generator
-    if generator.bins is None:
-        raise ValueError(f"{weights} has no bins head: it has no temperature to choose")
-    labels = {t: f"T={t:g}" for t in temperatures}
+    labels = {t: f"T={t:g}" for t in temperatures} if generator.bins is not None else {None: "as trained"}
     board = Scoreboard(list(labels.values()), baseline=None, inception=metrics.InceptionFeatures() if fid else None)
     for start in range(0, len(run.holdout), 32):
-        features, L, ab = run.cache.batch(run.holdout[start:start + 32], 0)
-        logits = generator.decode([f.contiguous(memory_format=torch.channels_last) for f in features], L)
+        _, L, ab = run.cache.batch(run.holdout[start:start + 32], 0)
+        x = L.contiguous(memory_format=torch.channels_last)
+        head_output = generator.decode(generator.encoder(x), x)  # its own encoder: the cache's may differ
         truth = model_pair_to_rgb(L, ab)
-        outputs = {label: model_pair_to_rgb(L, generator.to_ab(logits, L.shape[-2:], temperature=t))
+        outputs = {label: model_pair_to_rgb(L, generator.to_ab(head_output, L.shape[-2:], temperature=t))
                    for t, label in labels.items()}
         for row in range(len(L)):
             board.add(truth[row:row + 1], {label: (rgb[row:row + 1] * 255).round() / 255

@@ -170,3 +170,12 @@ def test_a_stopped_run_saves_and_the_same_call_continues_it(photos, init_weights
     assert (stopped.phase, stopped.epoch, stopped.step) == ("generator", 1, 0)  # 2 steps of epoch 1, then stopped
     finished = train_nogan(config, log=lambda line: None)
     assert finished.phase == "done" and [e["epoch"] for e in finished.history] == [1, 2]
+
+
+def test_a_regression_generator_is_scored_once_on_the_same_held_out_photos(run, photos, init_weights):
+    from colorizer.nogan import sweep_temperatures
+
+    _, out_dir = run
+    result = sweep_temperatures(tiny(photos, init_weights, out_dir), init_weights, [0.3, 1.0], fid=False,
+                                log=lambda line: None)
+    assert set(result) == {"colorfulness_truth", "as trained"}
