@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--values", default="0.2,0.3,0.38,0.5,0.7,1.0",
                        type=lambda text: [float(x) for x in text.split(",")], help="temperatures to score")
     sweep.add_argument("--no-fid", action="store_true")
+    sweep.add_argument("--write", nargs=2, metavar=("T", "OUT"), help="instead of scoring: write the generator "
+                                                                     "with annealed-mean temperature T to OUT")
 
     evaluate = commands.add_parser("eval", help="score a generator (or its predictions) on a folder of colour photos")
     scored = evaluate.add_mutually_exclusive_group(required=True)
@@ -181,8 +183,19 @@ def run_nogan(args) -> int:
 
 
 def run_temperature(args) -> int:
+    from colorizer.checkpoint import load_generator, save_generator
     from colorizer.evaluate import format_table
+    from colorizer.model import GeneratorConfig
     from colorizer.nogan import NoGANConfig, sweep_temperatures
+
+    if args.write:
+        state, config, extra = load_generator(args.weights)
+        config = GeneratorConfig.from_dict({**config, "temperature": float(args.write[0])})  # validates T
+        if config.head != "bins":
+            raise ValueError(f"{args.weights} has no bins head: it has no temperature")
+        save_generator(args.write[1], state, config.to_dict(), extra={**extra, "temperature": config.temperature})
+        print(args.write[1])
+        return 0
 
     settings = json.loads((Path(args.out_dir) / "config.json").read_text())
     settings["betas"] = tuple(settings["betas"])

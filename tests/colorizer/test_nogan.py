@@ -179,3 +179,19 @@ def test_a_regression_generator_is_scored_once_on_the_same_held_out_photos(run, 
     result = sweep_temperatures(tiny(photos, init_weights, out_dir), init_weights, [0.3, 1.0], fid=False,
                                 log=lambda line: None)
     assert set(result) == {"colorfulness_truth", "as trained"}
+
+
+def test_the_temperature_command_writes_the_chosen_temperature_into_a_copy(run, tmp_path):
+    from colorizer.__main__ import main
+    from colorizer.checkpoint import load_generator
+
+    _, out_dir = run
+    source = out_dir / "generator_epoch_02.safetensors"
+    assert main(["temperature", "--out-dir", str(out_dir), "--weights", str(source),
+                 "--write", "0.25", str(tmp_path / "t.safetensors")]) == 0
+    state, config, _ = load_generator(tmp_path / "t.safetensors")
+    original, original_config, _ = load_generator(source)
+    assert config["temperature"] == 0.25 and original_config["temperature"] == 0.38
+    assert all(torch.equal(state[k], original[k]) for k in original)
+    assert main(["temperature", "--out-dir", str(out_dir), "--weights", str(source),
+                 "--write", "0", str(tmp_path / "bad.safetensors")]) == 2  # refused with a message
