@@ -42,22 +42,26 @@ def encoder_fingerprint(encoder: nn.Module) -> str:
 
 
 class FeatureCache:
-    def __init__(self, folder: str | os.PathLike):
+    def __init__(self, folder: str | os.PathLike, variants: int | None = None, in_memory: bool = False):
+        """Open a built cache: its first `variants` variants (all by default), memory-mapped, or read
+        into memory with `in_memory` (a training run reads photos in random order, which a disk
+        serves slowly; one sequential read at the start costs seconds)."""
         self.folder = Path(folder)
         self.meta = json.loads((self.folder / "meta.json").read_text())
-        mode = "r"
-        self.L = np.load(self.folder / "L.npy", mmap_mode=mode)  # (V, N, 1, S, S) fp16
-        self.ab = np.load(self.folder / "ab.npy", mmap_mode=mode)  # (V, N, 2, S, S) fp16
-        self.features = [np.load(self.folder / f"f{i}.npy", mmap_mode=mode)  # (V, N, C_i, H_i, W_i) fp16
+        self.variants = min(variants or self.meta["variants"], self.meta["variants"])
+
+        def open_array(name: str) -> np.ndarray:
+            array = np.load(self.folder / f"{name}.npy", mmap_mode="r")[:self.variants]
+            return np.ascontiguousarray(array) if in_memory else array
+
+        self.L = open_array("L")  # (V, N, 1, S, S) fp16
+        self.ab = open_array("ab")  # (V, N, 2, S, S) fp16
+        self.features = [open_array(f"f{i}")  # (V, N, C_i, H_i, W_i) fp16
                          for i in range(len(self.meta["feature_shapes"]))]
 
     @property
     def count(self) -> int:
         return self.meta["count"]
-
-    @property
-    def variants(self) -> int:
-        return self.meta["variants"]
 
     def batch(self, indices: torch.Tensor | list[int], variant: int | torch.Tensor = 0,
               device: torch.device | str = "cpu") -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
@@ -81,9 +85,10 @@ class FeatureCache:
     @classmethod
     def build(cls, paths: list[Path], encoder: nn.Module, folder: str | os.PathLike, size: int = 128,
               variants: int = 3, decode_size: int = 256, seed: int = 0, num_workers: int = 2,
-              augmentation: Augmentation | None = None, progress=None, device: torch.device | str = "cpu"
-              ) -> "FeatureCache":
-        """Encode every photo in `variants` augmentations (or reuse/continue a matching cache)."""
+              augmentation: Augmentation | None = None, progress=None, device: torch.device | str = "cpu",
+              in_memory: bool = False) -> "FeatureCache":
+        """Encode every photo in `variants` augmentations (or reuse/continue a matching cache; one
+        built with more variants serves the first `variants` of them)."""
         folder = Path(folder)
         device = torch.device(device)
         encoder = encoder.eval().to(device)
@@ -94,9 +99,10 @@ class FeatureCache:
         }
         meta_path = folder / "meta.json"
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else None
-        if meta and {k: meta.get(k) for k in identity} == identity and meta.get("done") == variants * len(paths):
-            return cls(folder)
-        if not (meta and {k: meta.get(k) for k in identity} == identity):
+        same = meta is not None and all(meta.get(k) == v for k, v in identity.items() if k != "variants")
+        if same and meta["variants"] >= variants and meta.get("done") == meta["variants"] * len(paths):
+            return cls(folder, variants=variants, in_memory=in_memory)
+        if not (same and meta["variants"] == variants):
             meta = cls._allocate(folder, identity, encoder, size, device)
         augmentation = augmentation or Augmentation(min_crop_scale=0.5, max_rotation=10.0, out_size=size)
         augmentation.out_size = size
@@ -134,7 +140,7 @@ class FeatureCache:
                 _write_json(meta_path, meta)
                 if progress:
                     progress(meta["done"], total)
-        return cls(folder)
+        return cls(folder, in_memory=in_memory)
 
     @staticmethod
     def _allocate(folder: Path, identity: dict, encoder: nn.Module, size: int, device: torch.device) -> dict:

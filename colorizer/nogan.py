@@ -53,6 +53,8 @@ class NoGANConfig:
     # data
     image_size: int = 128  # training side; the encoder features are cached at this size
     variants: int = 3  # cached augmentations per photo (variant 0 is the plain photo)
+    cache_in_memory: bool = True  # read the cache into memory at the start (~354 kB per photo and variant at
+    #                               128 px); False memory-maps it (random reads: slow on most disks)
     max_images: int | None = None  # at most this many training photos (a seeded subset)
     holdout: int = 256  # training photos kept out of training, to score epochs and choose T (never val)
     # phase 1: generator pre-training
@@ -267,7 +269,8 @@ class Run:
         self.device = self.recipe.device
         self.cache = FeatureCache.build(paths, self.recipe.generator.encoder, config.cache_dir or self.out / "feature_cache",
                                         size=config.image_size, variants=config.variants, seed=config.seed,
-                                        progress=self._cache_progress, device=self.device)
+                                        progress=self._cache_progress, device=self.device,
+                                        in_memory=config.cache_in_memory)
         order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(config.seed))
         self.holdout, self.train_rows = order[:config.holdout], order[config.holdout:]
         if self.recipe.generator.bins is not None and config.rebalance < 1:

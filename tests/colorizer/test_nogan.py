@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -195,3 +196,17 @@ def test_the_temperature_command_writes_the_chosen_temperature_into_a_copy(run, 
     assert all(torch.equal(state[k], original[k]) for k in original)
     assert main(["temperature", "--out-dir", str(out_dir), "--weights", str(source),
                  "--write", "0", str(tmp_path / "bad.safetensors")]) == 2  # refused with a message
+
+
+def test_a_cache_with_more_variants_serves_fewer_from_memory_without_a_rebuild(photos, init_weights, tmp_path):
+    from colorizer.data import scan_images
+
+    paths = scan_images(photos).paths
+    encoder = Colorizer.load(init_weights, device="cpu").generator.encoder
+    mapped = FeatureCache.build(paths, encoder, tmp_path, size=32, variants=2)
+    stamp = (tmp_path / "L.npy").stat().st_mtime_ns
+    loaded = FeatureCache.build(paths, encoder, tmp_path, size=32, variants=1, in_memory=True)
+    assert (tmp_path / "L.npy").stat().st_mtime_ns == stamp and loaded.variants == 1
+    assert not isinstance(loaded.L, np.memmap) and isinstance(mapped.L, np.memmap)
+    a, b = mapped.batch([3, 7], 0), loaded.batch([3, 7], 0)
+    assert all(torch.equal(x, y) for x, y in zip(a[0] + [a[1], a[2]], b[0] + [b[1], b[2]]))
