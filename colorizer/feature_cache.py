@@ -52,7 +52,7 @@ class FeatureCache:
 
         def open_array(name: str) -> np.ndarray:
             array = np.load(self.folder / f"{name}.npy", mmap_mode="r")[:self.variants]
-            return np.ascontiguousarray(array) if in_memory else array
+            return np.array(array) if in_memory else array  # a copy: ascontiguousarray would keep the map
 
         self.L = open_array("L")  # (V, N, 1, S, S) fp16
         self.ab = open_array("ab")  # (V, N, 2, S, S) fp16
