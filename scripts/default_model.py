@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--docs", type=Path, default=ROOT / "docs", help="model_metrics.json/.md go here")
 
     sheet = commands.add_parser("sheet", help="before/after sheet of real B&W photos for the model card")
-    sheet.add_argument("--weights", type=Path, required=True)
+    sheet.add_argument("--weights", type=Path, nargs="+", required=True,
+                       help="a generator file, or several to show side by side in this order")
     sheet.add_argument("--out", type=Path, default=ROOT / "docs" / "bw_samples_sheet.png")
     sheet.add_argument("--samples", type=Path, default=Path("../shared/datasets/bw_samples"))
     sheet.add_argument("--height", type=int, default=200, help="pixels per photo, before any shrinking to fit")
@@ -210,7 +211,7 @@ def run_score(args) -> int:
 def run_sheet(args) -> int:
     from scripts.model_pipeline.sheet import make_sheet
 
-    print(make_sheet(args.weights, args.samples, args.out, height=args.height, columns=args.columns,
+    print(make_sheet(list(args.weights), args.samples, args.out, height=args.height, columns=args.columns,
                      max_bytes=args.max_bytes, device=args.device))
     return 0
 

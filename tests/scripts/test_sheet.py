@@ -38,3 +38,12 @@ def test_sheet_command_line(photo_tree, tmp_path, capsys):
     assert default_model.main(["sheet", "--weights", str(weights), "--samples", str(tmp_path / "empty"), "--out",
                                str(tmp_path / "t.png")]) == 2
     assert "no images" in capsys.readouterr().err
+
+
+def test_sheet_sets_two_candidates_side_by_side_after_each_photo(photo_tree, tmp_path):
+    first = tiny_weights(tmp_path / "a.safetensors")
+    second = tiny_weights(tmp_path / "b.safetensors")
+    make_sheet([first, second], photo_tree / "bw", tmp_path / "two.png", height=60, columns=1, device="cpu")
+    with Image.open(tmp_path / "two.png") as sheet:
+        assert sheet.width == MARGIN + 3 * 90 + 2 * GUTTER + MARGIN  # the photo, then each candidate's
+        assert sheet.height == 3 * (60 + MARGIN) + MARGIN
