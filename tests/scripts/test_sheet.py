@@ -45,5 +45,6 @@ def test_sheet_sets_two_candidates_side_by_side_after_each_photo(photo_tree, tmp
     second = tiny_weights(tmp_path / "b.safetensors")
     make_sheet([first, second], photo_tree / "bw", tmp_path / "two.png", height=60, columns=1, device="cpu")
     with Image.open(tmp_path / "two.png") as sheet:
-        assert sheet.width == MARGIN + 3 * 90 + 2 * GUTTER + MARGIN  # the photo, then each candidate's
+        widest = 130  # the photos are 90, 110 and 130 px wide at 60 px high
+        assert sheet.width == MARGIN + 3 * widest + 2 * GUTTER + MARGIN  # the photo, then each candidate's
         assert sheet.height == 3 * (60 + MARGIN) + MARGIN
