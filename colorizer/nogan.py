@@ -61,6 +61,7 @@ class NoGANConfig:
     generator_epochs: int = 5  # passes over the training photos
     batch_size: int = 16
     lr: float = 2e-4  # Adam, both phases' start (the paper)
+    new_head_lr_scale: float = 10.0  # a head that starts from zero learns this much faster than the decoder
     betas: tuple[float, float] = (0.5, 0.999)  # Adam (the paper)
     rebalance: float = 1.0  # bins head: class rebalancing strength (0.5 the paper's, 1 off)
     lambda_l1: float = 10.0  # L1 of the predicted a/b mean (bins) or of the output (tanh)
@@ -122,14 +123,20 @@ class Recipe:
         if [k for k in missing if not k.startswith("head.")]:
             raise ValueError(f"{config.init_generator} does not match its config: missing {missing[:3]}")
         if not same_head:
-            nn.init.zeros_(self.generator.head.weight)  # a new head starts from "every colour alike"
+            nn.init.zeros_(self.generator.head.weight)  # a new head starts from zero (a bins head: its bias from the colours' prior, set by Run)
             nn.init.zeros_(self.generator.head.bias)
         self.generator.encoder.requires_grad_(False).eval()
         self.generator.to(self.device, memory_format=torch.channels_last)
         # The trained part: the generator's own decoder and head, under the same names.
         self.decoder = nn.ModuleDict({"decoder": self.generator.decoder, "head": self.generator.head})
         self.ema = copy.deepcopy(self.decoder).eval().requires_grad_(False)
-        self.opt_g = torch.optim.Adam(self.decoder.parameters(), lr=config.lr, betas=config.betas)
+        # Adam moves each weight by about lr per step: a head that starts from zero needs a larger lr
+        # to reach peaked distributions within an epoch, while the trained decoder needs a small one.
+        self.new_head = not same_head
+        head_lr = config.lr * (config.new_head_lr_scale if self.new_head else 1.0)
+        self.opt_g = torch.optim.Adam([{"params": self.generator.decoder.parameters(), "lr": config.lr},
+                                       {"params": self.generator.head.parameters(), "lr": head_lr}],
+                                      betas=config.betas)
         self.feature_loss = FeatureLoss().to(self.device) if config.lambda_feature > 0 else None
         self.discriminator = build_critic(config).to(self.device)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.gan_lr, betas=config.betas)
@@ -273,8 +280,15 @@ class Run:
                                         in_memory=config.cache_in_memory)
         order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(config.seed))
         self.holdout, self.train_rows = order[:config.holdout], order[config.holdout:]
-        if self.recipe.generator.bins is not None and config.rebalance < 1:
-            self._set_rebalancing()
+        if self.recipe.generator.bins is not None:
+            counts = self._bin_counts()
+            if config.rebalance < 1:
+                self.recipe.generator.bins.set_rebalancing(counts, config.rebalance)
+            if self.recipe.new_head:  # start from the colours' prior, not "every colour alike"
+                with torch.no_grad():
+                    prior = (counts + 1) / (counts + 1).sum()
+                    self.recipe.generator.head.bias.copy_(prior.log())
+                    self.recipe.ema["head"].bias.copy_(prior.log())
         self.state = RunState()
         stem = self.out / "checkpoints" / "last"
         if stem.with_suffix(".json").exists():
@@ -284,15 +298,15 @@ class Run:
             self.say(f"resumed: phase {self.state.phase}, epoch {self.state.epoch}, step {self.state.step}")
         (self.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
 
-    def _set_rebalancing(self, sample: int = 2048) -> None:
-        """Class weights from how often each a/b bin occurs in (up to `sample`) training photos."""
+    def _bin_counts(self, sample: int = 2048) -> torch.Tensor:
+        """How often each a/b bin occurs in (up to `sample`) training photos: (Q,)."""
         bins = self.recipe.generator.bins
         counts = torch.zeros(bins.count)
         rows = self.train_rows[:sample]
         for start in range(0, len(rows), 64):
             _, _, ab = self.cache.batch(rows[start:start + 64], 0, self.device)
             counts += bins.histogram(F.avg_pool2d(ab, 2)).cpu()
-        bins.set_rebalancing(counts, self.config.rebalance)
+        return counts
 
     def _cache_progress(self, done: int, total: int) -> None:
         if done % 1024 < 64 or done == total:
