@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        return {"train": run_train, "nogan": run_nogan, "temperature": run_temperature, "eval": run_eval, "colorize": run_colorize, "bench": run_bench,
+        return {"train": run_train, "nogan": run_nogan, "temperature": run_temperature, "eval": run_eval,
+                "colorize": run_colorize, "bench": run_bench,
                 "export": run_export}[args.command](args)
     except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -167,7 +168,8 @@ def add_nogan_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, dest=f.name, default=f.default,
                                 type=lambda text: tuple(float(x) for x in text.split(",")))
         else:
-            kind = {"int | None": int, "str | None": str}.get(str(f.type), type(f.default) if f.default is not None else str)
+            plain = type(f.default) if f.default is not None else str
+            kind = {"int | None": int, "str | None": str}.get(str(f.type), plain)
             parser.add_argument(flag, dest=f.name, type=kind, default=f.default)
 
 

@@ -150,9 +150,9 @@ class FeatureCache:
         shapes = [list(f.shape[1:]) for f in probe]
         count, variants = identity["count"], identity["variants"]
         np.lib.format.open_memmap(folder / "L.npy", mode="w+", dtype=np.float16, shape=(variants, count, 1, size, size))
-        np.lib.format.open_memmap(folder / "ab.npy", mode="w+", dtype=np.float16, shape=(variants, count, 2, size, size))
-        for i, shape in enumerate(shapes):
-            np.lib.format.open_memmap(folder / f"f{i}.npy", mode="w+", dtype=np.float16, shape=(variants, count, *shape))
+        for name, shape in [("ab", [2, size, size])] + [(f"f{i}", shape) for i, shape in enumerate(shapes)]:
+            np.lib.format.open_memmap(folder / f"{name}.npy", mode="w+", dtype=np.float16,
+                                      shape=(variants, count, *shape))
         meta = {**identity, "feature_shapes": shapes, "done": 0}
         _write_json(folder / "meta.json", meta)
         return meta

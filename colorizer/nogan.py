@@ -123,7 +123,8 @@ class Recipe:
         if [k for k in missing if not k.startswith("head.")]:
             raise ValueError(f"{config.init_generator} does not match its config: missing {missing[:3]}")
         if not same_head:
-            nn.init.zeros_(self.generator.head.weight)  # a new head starts from zero (a bins head: its bias from the colours' prior, set by Run)
+            # A new head starts from zero (a bins head's bias from the colours' prior: Run sets it).
+            nn.init.zeros_(self.generator.head.weight)
             nn.init.zeros_(self.generator.head.bias)
         self.generator.encoder.requires_grad_(False).eval()
         self.generator.to(self.device, memory_format=torch.channels_last)
@@ -274,7 +275,8 @@ class Run:
             raise ValueError(f"{len(paths)} photos are too few for a holdout of {config.holdout} "
                              f"and a batch of {config.batch_size}")
         self.device = self.recipe.device
-        self.cache = FeatureCache.build(paths, self.recipe.generator.encoder, config.cache_dir or self.out / "feature_cache",
+        cache_dir = config.cache_dir or self.out / "feature_cache"
+        self.cache = FeatureCache.build(paths, self.recipe.generator.encoder, cache_dir,
                                         size=config.image_size, variants=config.variants, seed=config.seed,
                                         progress=self._cache_progress, device=self.device,
                                         in_memory=config.cache_in_memory)
@@ -391,7 +393,8 @@ class Run:
             self.state.step += 1
             self.state.total_steps += 1
             if self.state.step % c.log_every == 0:
-                self.log({"phase": "critic", "step": self.state.step, **{k: round(float(v), 5) for k, v in parts.items()}})
+                self.log({"phase": "critic", "step": self.state.step,
+                          **{k: round(float(v), 5) for k, v in parts.items()}})
             if self.state.step % c.checkpoint_every == 0:
                 self.checkpoint()
         self._next_phase("gan" if c.gan_steps > 0 else "done")

@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"{args.photos} has {len(paths)} usable photos; {args.train + args.held_out} are needed")
     random.Random(0).shuffle(paths)
     train_dir, held_out_dir = args.out / "train", args.out / "held_out"
-    for folder, chosen in ((train_dir, paths[:args.train]), (held_out_dir, paths[args.train:args.train + args.held_out])):
+    split = {train_dir: paths[:args.train], held_out_dir: paths[args.train:args.train + args.held_out]}
+    for folder, chosen in split.items():
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         for index, path in enumerate(chosen):

@@ -207,10 +207,12 @@ def run_nogan_stage(stage: Stage, init_generator: str | None, pack: Path, stage_
                          **options)
     state = train_nogan(config, log=lambda line: print(f"[{recipe.name} nogan] {line}", flush=True),
                         should_stop=lambda: time.monotonic() >= stage_end)
-    written = sorted(stage_dir.glob("generator_gan_*.safetensors")) or sorted(stage_dir.glob("generator_epoch_*.safetensors"))
+    written = (sorted(stage_dir.glob("generator_gan_*.safetensors"))
+               or sorted(stage_dir.glob("generator_epoch_*.safetensors")))
     if not written:
         raise RuntimeError(f"{recipe.name}: the nogan stage ended before its first generator")
-    summary = {"kind": "nogan", "settings": asdict(stage), "phase": state.phase, "stopped_at_deadline": state.phase != "done",
+    summary = {"kind": "nogan", "settings": asdict(stage), "phase": state.phase,
+               "stopped_at_deadline": state.phase != "done",
                "global_step": state.total_steps, "epochs_done": state.epoch, "epochs": stage.epochs,
                "images_per_second": None, "photos": None, "val": {}, "history": state.history,
                "generator": written[-1].name}
