@@ -15,7 +15,6 @@ A run restarted with the same out_dir continues from its last checkpoint (resume
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import math
@@ -41,6 +40,7 @@ from colorizer.data import Augmentation, TrainingPhotos, augment, cache_bytes, e
 from colorizer.inference import pick_device
 from colorizer.model import (DiscriminatorConfig, GANLoss, GeneratorConfig, UNetGenerator, build_discriminator,
                              build_generator)
+from colorizer.precision import autocast
 
 LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "G_L1")
 
@@ -153,9 +153,7 @@ class Pix2Pix:
         self.device = device
 
     def autocast(self):
-        if self.mixed_precision:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return autocast(self.device, enabled=self.mixed_precision)
 
     def backward_D(self, L: torch.Tensor, real_ab: torch.Tensor, fake_ab: torch.Tensor):
         """D learns to call (L, real ab) real and (L, G(L)) fake; the two halves averaged."""
@@ -462,19 +460,13 @@ def validate(generator: nn.Module, images: torch.Tensor, device: torch.device, b
     for start in range(0, len(images), batch_size):
         rgb = images[start:start + batch_size].float() / 255
         L, ab = rgb_to_model_pair(rgb)
-        with autocast_for(device):
+        with autocast(device):
             fake_ab = generator(L).float()
         totals["l1"] += F.l1_loss(fake_ab, ab, reduction="none").flatten(1).mean(1).sum().item()
         totals["psnr"] += metrics.psnr(model_pair_to_rgb(L, fake_ab), rgb).sum().item()
         totals["ab_error"] += (denormalize_ab(fake_ab - ab)).pow(2).sum(1).sqrt().flatten(1).mean(1).sum().item()
     generator.train(was_training)
     return {name: round(value / max(len(images), 1), 4) for name, value in totals.items()}
-
-
-def autocast_for(device: torch.device):
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 @torch.no_grad()
@@ -484,7 +476,7 @@ def sample_grid(generator: nn.Module, images: torch.Tensor, device: torch.device
     generator.eval()
     rgb = images.float() / 255  # (N, 3, S, S)
     L, _ = rgb_to_model_pair(rgb)
-    with autocast_for(device):
+    with autocast(device):
         fake_ab = generator(L).float()
     generator.train(was_training)
     rows = [model_pair_to_rgb(L, torch.zeros_like(fake_ab)), model_pair_to_rgb(L, fake_ab), rgb]
