@@ -15,9 +15,6 @@ A run restarted with the same out_dir continues from its last checkpoint (resume
 
 from __future__ import annotations
 
-import copy
-import json
-import math
 import os
 import random
 import shutil
@@ -28,22 +25,16 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
-from PIL import Image
 from tqdm import tqdm
 
-from colorizer import metrics
-from colorizer.checkpoint import load_generator, load_state, load_tensors, save_generator, save_state, save_tensors
-from colorizer.color import denormalize_ab, model_pair_to_rgb, rgb_to_model_pair
+# Callers import recover_checkpoint (webapp.finetune) and Pix2Pix (colorizer.bench) from here too.
+from colorizer.checkpoint import load_checkpoint, load_generator, recover_checkpoint, save_checkpoint, save_generator
+from colorizer.color import rgb_to_model_pair
 from colorizer.data import Augmentation, TrainingPhotos, augment, cache_bytes, epoch_order, load_photo, scan_images
 from colorizer.inference import pick_device
-from colorizer.model import (DiscriminatorConfig, GANLoss, GeneratorConfig, UNetGenerator, build_discriminator,
-                             build_generator)
-from colorizer.precision import autocast
-
-LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "G_L1")
-
+from colorizer.model import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
+from colorizer.monitor import mean_losses, plot_curves, sample_grid, trim_log, validate, write_log
+from colorizer.pix2pix import EMA, Pix2Pix
 
 @dataclass
 class TrainConfig:
@@ -117,99 +108,6 @@ class TrainResult:
     cancelled: bool  # should_stop() ended the run early
     global_step: int = 0  # optimisation steps done, over all sessions
     data: dict = field(default_factory=dict)  # what the photo scans kept and skipped, per folder
-
-
-# --------------------------------------------------------------------------------------
-# The paper's update rule.
-
-
-def set_requires_grad(net: nn.Module, flag: bool) -> None:
-    for p in net.parameters():
-        p.requires_grad_(flag)
-
-
-class Pix2Pix:
-    """Generator, discriminator, their optimisers, and one step of the paper's training."""
-
-    def __init__(self, generator: nn.Module, discriminator: nn.Module, config: TrainConfig, device: torch.device,
-                 mixed_precision: bool | None = None):
-        cuda = device.type == "cuda"
-        # bf16 autocast + channels_last on CUDA (fp32 on the CPU); False gives the plain fp32 baseline.
-        self.mixed_precision = cuda if mixed_precision is None else mixed_precision and cuda
-        self.channels_last = config.channels_last
-        if self.channels_last is None:
-            self.channels_last = self.mixed_precision if cuda else not isinstance(generator, UNetGenerator)
-        self.G, self.D = generator.to(device), discriminator.to(device)
-        if self.channels_last:
-            self.G.to(memory_format=torch.channels_last)
-            self.D.to(memory_format=torch.channels_last)
-        self.G_forward = torch.compile(self.G) if config.compile and cuda else self.G
-        self.D_forward = torch.compile(self.D) if config.compile and cuda else self.D
-        self.criterion = GANLoss(config.gan_mode).to(device)
-        adam = dict(lr=config.lr, betas=(config.beta1, config.beta2), fused=True if cuda else None)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), **adam)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), **adam)
-        self.lambda_l1 = config.lambda_l1
-        self.device = device
-
-    def autocast(self):
-        return autocast(self.device, enabled=self.mixed_precision)
-
-    def backward_D(self, L: torch.Tensor, real_ab: torch.Tensor, fake_ab: torch.Tensor):
-        """D learns to call (L, real ab) real and (L, G(L)) fake; the two halves averaged."""
-        with self.autocast():
-            loss_D_fake = self.criterion(self.D_forward(L, fake_ab.detach()), False)
-            loss_D_real = self.criterion(self.D_forward(L, real_ab), True)
-            loss_D = (loss_D_fake + loss_D_real) * 0.5
-        loss_D.backward()
-        return loss_D_real.detach(), loss_D_fake.detach()
-
-    def backward_G(self, L: torch.Tensor, real_ab: torch.Tensor, fake_ab: torch.Tensor, adversarial: bool):
-        """G learns to fool D while staying near the truth: GAN + lambda * L1 (L1 alone in stage 1)."""
-        with self.autocast():
-            loss_G_L1 = F.l1_loss(fake_ab.float(), real_ab) * self.lambda_l1
-            if adversarial:
-                loss_G_GAN = self.criterion(self.D_forward(L, fake_ab), True, for_discriminator=False)
-            else:
-                loss_G_GAN = torch.zeros((), device=L.device)
-            loss_G = loss_G_GAN + loss_G_L1
-        loss_G.backward()
-        return loss_G_GAN.detach(), loss_G_L1.detach()
-
-    def optimize(self, L: torch.Tensor, real_ab: torch.Tensor, adversarial: bool = True) -> torch.Tensor:
-        """One step on a batch: L (B, 1, S, S), real ab (B, 2, S, S), both normalised.
-        Returns the losses (4,) D_real, D_fake, G_GAN, G_L1 (zeros for D in stage 1), on the device."""
-        if self.channels_last:
-            L = L.contiguous(memory_format=torch.channels_last)
-            real_ab = real_ab.contiguous(memory_format=torch.channels_last)
-        with self.autocast():
-            fake_ab = self.G_forward(L)  # (B, 2, S, S)
-        zero = torch.zeros((), device=L.device)
-        loss_D_real = loss_D_fake = zero
-        if adversarial:
-            set_requires_grad(self.D, True)
-            self.opt_D.zero_grad(set_to_none=True)
-            loss_D_real, loss_D_fake = self.backward_D(L, real_ab, fake_ab)
-            self.opt_D.step()
-            set_requires_grad(self.D, False)  # G's step needs no gradients for D's weights
-        self.opt_G.zero_grad(set_to_none=True)
-        loss_G_GAN, loss_G_L1 = self.backward_G(L, real_ab, fake_ab, adversarial)
-        self.opt_G.step()
-        return torch.stack([loss_D_real, loss_D_fake, loss_G_GAN, loss_G_L1])
-
-
-class EMA:
-    """An exponential moving average of the generator, with a warm-up so short runs still move."""
-
-    def __init__(self, generator: nn.Module, decay: float):
-        self.model = copy.deepcopy(generator).eval().requires_grad_(False)
-        self.decay = decay
-
-    @torch.no_grad()
-    def update(self, generator: nn.Module, step: int) -> None:
-        decay = min(self.decay, (1 + step) / (10 + step))
-        torch._foreach_lerp_(list(self.model.parameters()), list(generator.parameters()), 1 - decay)
-        torch._foreach_copy_(list(self.model.buffers()), list(generator.buffers()))  # BatchNorm statistics
 
 
 # --------------------------------------------------------------------------------------
@@ -288,7 +186,7 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
     augment_rng = torch.Generator().manual_seed(config.seed)
     state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "epoch_sums": [0.0] * 4}
     if resuming:
-        state = load_checkpoint(checkpoint_dir, model, ema, augment_rng, device)
+        state = resume_run(checkpoint_dir, model, ema, augment_rng, device)
         trim_log(out_dir / "log.jsonl", state["global_step"])
 
     # ---- the loop
@@ -325,7 +223,7 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
                 bar.update(1)
                 last_of_epoch = state["step_in_epoch"] == steps_per_epoch
                 if state["global_step"] % config.log_every == 0 or last_of_epoch:
-                    losses = mean_losses(sums, state["step_in_epoch"], stage)
+                    losses = mean_losses(sums, state["step_in_epoch"], stage == "gan")
                     now = time.perf_counter()
                     eta = (total_steps - state["global_step"]) * (now - session_start) / session_steps
                     event = progress_event("step", stage, epoch, config, state, steps_per_epoch, total_steps, losses,
@@ -352,14 +250,14 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
             last_grid = str(sample_grid(net, val_batch[:config.sample_count], device,
                                         out_dir / "samples" / f"epoch_{epoch + 1:03d}.png"))
             record = {"epoch": epoch + 1, "stage": stage, "stage_epoch": stage_epoch(epoch, config),
-                      "global_step": state["global_step"], "losses": mean_losses(sums, steps_per_epoch, stage),
+                      "global_step": state["global_step"], "losses": mean_losses(sums, steps_per_epoch, stage == "gan"),
                       "val": val, "seconds": round(time.perf_counter() - epoch_start, 3), "sample_grid": last_grid}
             state["history"].append(record)
             state.update(epoch=epoch + 1, step_in_epoch=0, epoch_sums=[0.0] * 4)
             checkpointed = ((epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == total_epochs
                             or state["global_step"] >= total_steps)  # max_steps ended the run on an epoch boundary
             if checkpointed:  # a big U-Net's checkpoint takes seconds: a short GPU run may want fewer
-                save_checkpoint(checkpoint_dir, model, ema, augment_rng, state, config)
+                checkpoint_run(checkpoint_dir, model, ema, augment_rng, state, config)
             curves_path = str(plot_curves(out_dir / "log.jsonl", out_dir / "curves.png", config.l1_epochs
                                           * steps_per_epoch))
             write_log(log, {"kind": "epoch", **record})
@@ -374,7 +272,7 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
     # ---- the end: a checkpoint of where we are, the final generator, a last look
     net = ema.model if ema is not None else model.G
     if cancelled or stopped:
-        save_checkpoint(checkpoint_dir, model, ema, augment_rng, state, config)
+        checkpoint_run(checkpoint_dir, model, ema, augment_rng, state, config)
     val = state["history"][-1]["val"] if state["history"] else {}
     if stopped and not cancelled:  # max_steps ended the run mid-epoch: score what we have
         val = validate(net, val_batch, device)
@@ -428,12 +326,6 @@ def stage_epoch(epoch: int, config: TrainConfig) -> int:
     return epoch + 1 if epoch < config.l1_epochs else epoch - config.l1_epochs + 1
 
 
-def mean_losses(sums: torch.Tensor, count: int, stage: str) -> dict:
-    values = (sums / max(count, 1)).tolist()
-    return {name: (None if stage == "l1" and name != "G_L1" else round(value, 6))
-            for name, value in zip(LOSS_NAMES, values)}
-
-
 def progress_event(kind: str, stage: str, epoch: int, config: TrainConfig, state: dict, steps_per_epoch: int,
                    total_steps: int, losses: dict, eta: float, images_per_second: float) -> dict:
     """The dict on_progress receives for "step" and "epoch" (which adds val, sample_grid, checkpoint)."""
@@ -444,142 +336,26 @@ def progress_event(kind: str, stage: str, epoch: int, config: TrainConfig, state
             "eta_seconds": round(max(eta, 0.0), 1), "images_per_second": round(images_per_second, 1)}
 
 
-def write_log(log, record: dict) -> None:
-    log.write(json.dumps({"time": round(time.time(), 3), **record}) + "\n")
-    log.flush()
-
-
-@torch.no_grad()
-def validate(generator: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 32) -> dict:
-    """Quick scores on validation photos (uint8 (V, 3, S, S)), centred, no augmentation:
-    l1 (normalised ab, as the training loss without lambda), psnr (dB, sRGB) and ab_error
-    (mean Euclidean ab distance in Lab units)."""
-    was_training = generator.training
-    generator.eval()
-    totals = {"l1": 0.0, "psnr": 0.0, "ab_error": 0.0}
-    for start in range(0, len(images), batch_size):
-        rgb = images[start:start + batch_size].float() / 255
-        L, ab = rgb_to_model_pair(rgb)
-        with autocast(device):
-            fake_ab = generator(L).float()
-        totals["l1"] += F.l1_loss(fake_ab, ab, reduction="none").flatten(1).mean(1).sum().item()
-        totals["psnr"] += metrics.psnr(model_pair_to_rgb(L, fake_ab), rgb).sum().item()
-        totals["ab_error"] += (denormalize_ab(fake_ab - ab)).pow(2).sum(1).sqrt().flatten(1).mean(1).sum().item()
-    generator.train(was_training)
-    return {name: round(value / max(len(images), 1), 4) for name, value in totals.items()}
-
-
-@torch.no_grad()
-def sample_grid(generator: nn.Module, images: torch.Tensor, device: torch.device, path: Path) -> Path:
-    """A PNG with one column per photo: grayscale input, generated colour, ground truth."""
-    was_training = generator.training
-    generator.eval()
-    rgb = images.float() / 255  # (N, 3, S, S)
-    L, _ = rgb_to_model_pair(rgb)
-    with autocast(device):
-        fake_ab = generator(L).float()
-    generator.train(was_training)
-    rows = [model_pair_to_rgb(L, torch.zeros_like(fake_ab)), model_pair_to_rgb(L, fake_ab), rgb]
-    rows = [F.pad(row, (0, 2, 0, 2), value=1.0) for row in rows]  # white gutters
-    grid = torch.cat([torch.cat(list(row), dim=2) for row in rows], dim=1)  # (3, 3(S+2), N(S+2))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray((grid.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()).save(path)
-    return path
-
-
-def plot_curves(log_path: Path, path: Path, gan_start: int) -> Path:
-    """The losses of every logged step, as the paper's figures 6-8."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    steps, series = [], {name: [] for name in LOSS_NAMES}
-    for line in log_path.read_text().splitlines():
-        record = json.loads(line)
-        if record.get("kind") == "step":
-            steps.append(record["global_step"])
-            for name in LOSS_NAMES:
-                value = record["losses"].get(name)
-                series[name].append(math.nan if value is None else value)
-    figure = Figure(figsize=(12, 3.6), dpi=100)
-    FigureCanvasAgg(figure)
-    panels = [("Discriminator", ("D_real", "D_fake")), ("Generator GAN", ("G_GAN",)), ("Generator L1 (x lambda)",
-                                                                                       ("G_L1",))]
-    for index, (title, names) in enumerate(panels):
-        axis = figure.add_subplot(1, 3, index + 1)
-        for name in names:
-            axis.plot(steps, series[name], label=name, linewidth=1)
-        if gan_start > 0 and steps and steps[-1] > gan_start:
-            axis.axvline(gan_start, color="gray", linestyle="--", linewidth=0.8)
-        axis.set_title(title)
-        axis.set_xlabel("step")
-        axis.legend(loc="upper right")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    return path
-
-
-def trim_log(log_path: Path, global_step: int) -> None:
-    """Drop log lines written after the checkpoint a resumed run starts from."""
-    if not log_path.is_file():
-        return
-    kept = [line for line in log_path.read_text().splitlines()
-            if line.strip() and json.loads(line).get("global_step", 0) <= global_step]
-    log_path.write_text("".join(line + "\n" for line in kept))
-
-
 # --------------------------------------------------------------------------------------
-# Checkpoints: safetensors and JSON only, written to a fresh folder and swapped in.
+# Checkpoints (the files: colorizer.checkpoint).
 
 
-def save_checkpoint(directory: Path, model: Pix2Pix, ema: EMA | None, augment_rng: torch.Generator, state: dict,
-                    config: TrainConfig) -> None:
-    fresh = directory.with_name(directory.name + ".tmp")
-    shutil.rmtree(fresh, ignore_errors=True)
-    fresh.mkdir(parents=True)
-    save_generator(fresh / "generator.safetensors", model.G.state_dict(), config.generator.to_dict(), half=False)
-    if ema is not None:
-        save_generator(fresh / "generator_ema.safetensors", ema.model.state_dict(), config.generator.to_dict(),
-                       half=False)
-    save_tensors(fresh / "discriminator.safetensors", model.D.state_dict(),
-                 metadata={"config": config.discriminator.to_dict()})
-    save_state(fresh / "optimizer_G", model.opt_G.state_dict())
-    save_state(fresh / "optimizer_D", model.opt_D.state_dict())
+def checkpoint_run(directory: Path, model: Pix2Pix, ema: EMA | None, augment_rng: torch.Generator, state: dict,
+                   config: TrainConfig) -> None:
     rng = {"cpu": torch.get_rng_state(), "augment": augment_rng.get_state()}
     if model.device.type == "cuda":
         rng["cuda"] = torch.cuda.get_rng_state(model.device)
-    save_state(fresh / "rng", rng)
-    (fresh / "state.json").write_text(json.dumps({**state, "config": config.to_dict()}, indent=1))
-    old = directory.with_name(directory.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if directory.exists():
-        directory.rename(old)
-    fresh.rename(directory)
-    shutil.rmtree(old, ignore_errors=True)
+    save_checkpoint(directory, generator=model.G, generator_config=config.generator.to_dict(),
+                    ema_generator=ema.model if ema is not None else None, discriminator=model.D,
+                    discriminator_config=config.discriminator.to_dict(),
+                    optimizers={"G": model.opt_G, "D": model.opt_D}, rng=rng, state={**state, "config": config.to_dict()})
 
 
-def recover_checkpoint(directory: Path) -> bool:
-    """Whether `directory` holds a checkpoint, after finishing a swap a crash interrupted."""
-    fresh = directory.with_name(directory.name + ".tmp")
-    if not (directory / "state.json").is_file() and (fresh / "state.json").is_file():
-        shutil.rmtree(directory, ignore_errors=True)
-        fresh.rename(directory)  # state.json is written last: the folder is complete
-    return (directory / "state.json").is_file()
-
-
-def load_checkpoint(directory: Path, model: Pix2Pix, ema: EMA | None, augment_rng: torch.Generator,
-                    device: torch.device) -> dict:
+def resume_run(directory: Path, model: Pix2Pix, ema: EMA | None, augment_rng: torch.Generator,
+               device: torch.device) -> dict:
     """Restore networks, optimizers and RNG streams; returns the loop state."""
-    state = json.loads((directory / "state.json").read_text())
-    discriminator, _ = load_tensors(directory / "discriminator.safetensors")
-    model.D.load_state_dict(discriminator)
-    if ema is not None:
-        ema_file = directory / "generator_ema.safetensors"
-        weights = load_generator(ema_file)[0] if ema_file.is_file() else model.G.state_dict()
-        ema.model.load_state_dict(weights)
-    model.opt_G.load_state_dict(load_state(directory / "optimizer_G", device))
-    model.opt_D.load_state_dict(load_state(directory / "optimizer_D", device))
-    rng = load_state(directory / "rng")
+    state, rng = load_checkpoint(directory, generator=model.G, ema_generator=ema.model if ema is not None else None,
+                                 discriminator=model.D, optimizers={"G": model.opt_G, "D": model.opt_D}, device=device)
     torch.set_rng_state(rng["cpu"])
     augment_rng.set_state(rng["augment"])
     if device.type == "cuda" and "cuda" in rng:

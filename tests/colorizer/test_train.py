@@ -159,7 +159,7 @@ def test_the_run_reports_what_the_photo_scan_skipped(run):
 @pytest.mark.parametrize("arch, expected", [("unet", False), ("efficientnet_lite0", True)])
 def test_cpu_training_uses_channels_last_where_it_pays(arch, expected):
     from colorizer.model import build_discriminator, build_generator
-    from colorizer.train import Pix2Pix
+    from colorizer.pix2pix import Pix2Pix
 
     config = TINY if arch == "unet" else GeneratorConfig(arch=arch, decoder_widths=(16,) * 5)
     model = Pix2Pix(build_generator(config, load_pretrained=False), build_discriminator(DiscriminatorConfig(base_width=8)),
