@@ -1,5 +1,5 @@
 """What a training run shows of itself: quick validation scores, sample grids (the paper's
-figure 9), log.jsonl and the loss curves drawn from it (the paper's figures 6-8).
+figure 9), log.jsonl and the loss curves drawn from it (the paper's figures 6-8), and its pace.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from PIL import Image
 
 from colorizer import metrics
 from colorizer.color import denormalize_ab, model_pair_to_rgb, rgb_to_model_pair
-from colorizer.pix2pix import LOSS_NAMES
+from colorizer.pix2pix import ADVERSARIAL_LOSS_NAMES, LOSS_NAMES
 from colorizer.precision import autocast
 
 
@@ -25,8 +25,43 @@ def mean_losses(sums: torch.Tensor, count: int, adversarial: bool) -> dict:
     """Running means of the losses (sums (4,) over `count` steps), by name; the GAN losses are None
     in a stage without D, where they were never computed."""
     values = (sums / max(count, 1)).tolist()
-    return {name: (None if not adversarial and name != "G_L1" else round(value, 6))
+    return {name: (None if not adversarial and name in ADVERSARIAL_LOSS_NAMES else round(value, 6))
             for name, value in zip(LOSS_NAMES, values)}
+
+
+class Pace:
+    """Wall-clock bookkeeping for the ETA and images/s of progress events. It counts this session
+    only: a resumed run knows nothing of the machine the earlier steps ran on."""
+
+    def __init__(self, batch_size: int):
+        self.batch_size = batch_size  # photos per step
+        self.session_start = time.perf_counter()  # when this train() call began
+        self.session_steps = 0  # steps this session
+        self.epoch_start = self.window_start = self.session_start  # start of the epoch / of the log window
+        self.window_steps = 0  # steps since the last "step" event
+
+    def start_epoch(self) -> None:
+        self.epoch_start = time.perf_counter()
+        self.window_start, self.window_steps = self.epoch_start, 0
+
+    def step(self) -> None:
+        self.session_steps += 1
+        self.window_steps += 1
+
+    def eta(self, steps_left: int, now: float | None = None) -> float:
+        """Seconds left, at this session's mean pace so far."""
+        now = time.perf_counter() if now is None else now
+        return steps_left * (now - self.session_start) / max(self.session_steps, 1)
+
+    def window_images_per_second(self, now: float) -> float:
+        """Images/s since the window began (the last "step" event, or the epoch's start)."""
+        return self.window_steps * self.batch_size / (now - self.window_start)
+
+    def restart_window(self) -> None:
+        self.window_start, self.window_steps = time.perf_counter(), 0
+
+    def epoch_seconds(self) -> float:
+        return round(time.perf_counter() - self.epoch_start, 3)
 
 
 def write_log(log: TextIO, record: dict) -> None:

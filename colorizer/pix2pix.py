@@ -4,8 +4,9 @@ on every batch; and the exponential moving average of the generator that a run e
     model = Pix2Pix(generator, discriminator, config, device)
     losses = model.optimize(L, real_ab)  # (4,) in LOSS_NAMES order
 
-A new generator loss is a term in backward_G and a name in LOSS_NAMES; everything that reports
-losses (progress events, log.jsonl, history) follows LOSS_NAMES.
+A new generator loss is a term in backward_G, one more entry in what optimize returns and its name
+in LOSS_NAMES: progress events, log.jsonl and history follow LOSS_NAMES (monitor.plot_curves
+names its panels).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from colorizer.train import TrainConfig
 
 LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "G_L1")  # what Pix2Pix.optimize returns, in this order
+ADVERSARIAL_LOSS_NAMES = ("D_real", "D_fake", "G_GAN")  # computed only when D trains (zeros, reported None, else)
 
 
 def set_requires_grad(net: nn.Module, flag: bool) -> None:
