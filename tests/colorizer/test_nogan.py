@@ -210,3 +210,18 @@ def test_a_cache_with_more_variants_serves_fewer_from_memory_without_a_rebuild(p
     assert loaded.L.base is None and isinstance(mapped.L, np.memmap)  # its own memory, not a view of the map
     a, b = mapped.batch([3, 7], 0), loaded.batch([3, 7], 0)
     assert all(torch.equal(x, y) for x, y in zip(a[0] + [a[1], a[2]], b[0] + [b[1], b[2]]))
+
+
+def test_export_writes_the_last_checkpoints_live_or_averaged_generator(run, tmp_path):
+    from colorizer.__main__ import main
+    from colorizer.checkpoint import load_generator
+
+    _, out_dir = run
+    assert main(["export", "--checkpoint", str(out_dir), "--out", str(tmp_path / "ema.safetensors")]) == 0
+    assert main(["export", "--checkpoint", str(out_dir), "--out", str(tmp_path / "live.safetensors"),
+                 "--no-ema"]) == 0
+    ema, config, extra = load_generator(tmp_path / "ema.safetensors")
+    live, _, _ = load_generator(tmp_path / "live.safetensors")
+    assert config["head"] == "bins" and extra["phase"] == "done" and extra["average"] is True
+    assert not torch.equal(ema["head.weight"], live["head.weight"])
+    assert torch.equal(ema["encoder.stem.0.weight"], live["encoder.stem.0.weight"])
