@@ -202,8 +202,7 @@ def run_temperature(args) -> int:
 
     settings = json.loads((Path(args.out_dir) / "config.json").read_text())
     settings["betas"] = tuple(settings["betas"])
-    result = sweep_temperatures(NoGANConfig(**settings), args.weights, args.values, fid=not args.no_fid,
-                                log=lambda line: print(line, file=sys.stderr))
+    result = sweep_temperatures(NoGANConfig(**settings), args.weights, args.values, fid=not args.no_fid)
     print(format_table(result))
     return 0
 

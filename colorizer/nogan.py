@@ -285,8 +285,7 @@ class Run:
                                         size=config.image_size, variants=config.variants, seed=config.seed,
                                         progress=self._cache_progress, device=self.device,
                                         in_memory=config.cache_in_memory)
-        order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(config.seed))
-        self.holdout, self.train_rows = order[:config.holdout], order[config.holdout:]
+        self.holdout, self.train_rows = split_rows(len(paths), config.holdout, config.seed)
         if self.recipe.generator.bins is not None:
             counts = self._bin_counts()
             if config.rebalance < 1:
@@ -470,6 +469,12 @@ class Run:
                 "holdout_truth_colourfulness": round(float(torch.cat(truth_colourful).mean()), 2)}
 
 
+def split_rows(count: int, holdout: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(held-out rows, training rows) of a cache of `count` photos: seeded, the same on every resume."""
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
+    return order[:holdout], order[holdout:]
+
+
 class Stopped(Exception):
     """should_stop() said so: the run saves where it is and returns."""
 
@@ -482,7 +487,7 @@ def train_nogan(config: NoGANConfig, log=print, should_stop=None) -> RunState:
 
 @torch.no_grad()
 def sweep_temperatures(config: NoGANConfig, weights: str | os.PathLike, temperatures: list[float],
-                       fid: bool = True, log=print) -> dict:
+                       fid: bool = True) -> dict:
     """Score one generator file on a run's held-out training photos (never val) at each
     annealed-mean temperature: PSNR, AuC, colourfulness gap and FID, as the engine's eval reports
     them. Lower T is more colourful; pick the T that trades accuracy for colour best. A generator
@@ -492,12 +497,13 @@ def sweep_temperatures(config: NoGANConfig, weights: str | os.PathLike, temperat
     from colorizer.evaluate import Scoreboard
     from colorizer.inference import Colorizer
 
-    run = Run(config, log=log)
+    cache = FeatureCache(config.cache_dir or Path(config.out_dir) / "feature_cache", variants=1)  # memory-mapped
+    holdout, _ = split_rows(cache.count, config.holdout, config.seed)
     generator = Colorizer.load(weights, device="cpu").generator
     labels = {t: f"T={t:g}" for t in temperatures} if generator.bins is not None else {None: "as trained"}
     board = Scoreboard(list(labels.values()), baseline=None, inception=metrics.InceptionFeatures() if fid else None)
-    for start in range(0, len(run.holdout), 32):
-        _, L, ab = run.cache.batch(run.holdout[start:start + 32], 0)
+    for start in range(0, len(holdout), 32):
+        _, L, ab = cache.batch(holdout[start:start + 32], 0)
         x = L.contiguous(memory_format=torch.channels_last)
         head_output = generator.decode(generator.encoder(x), x)  # its own encoder: the cache's may differ
         truth = model_pair_to_rgb(L, ab)

@@ -154,7 +154,7 @@ def test_a_temperature_sweep_scores_each_temperature_on_the_held_out_photos(run,
 
     _, out_dir = run
     result = sweep_temperatures(tiny(photos, init_weights, out_dir), out_dir / "generator_epoch_02.safetensors",
-                                [0.3, 1.0], fid=False, log=lambda line: None)
+                                [0.3, 1.0], fid=False)
     assert set(result) == {"colorfulness_truth", "T=0.3", "T=1"}
     assert all(0 < result[label]["auc"] <= 1 and result[label]["psnr"] > 0 for label in ("T=0.3", "T=1"))
 
@@ -177,8 +177,7 @@ def test_a_regression_generator_is_scored_once_on_the_same_held_out_photos(run, 
     from colorizer.nogan import sweep_temperatures
 
     _, out_dir = run
-    result = sweep_temperatures(tiny(photos, init_weights, out_dir), init_weights, [0.3, 1.0], fid=False,
-                                log=lambda line: None)
+    result = sweep_temperatures(tiny(photos, init_weights, out_dir), init_weights, [0.3, 1.0], fid=False)
     assert set(result) == {"colorfulness_truth", "as trained"}
 
 
