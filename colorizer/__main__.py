@@ -200,9 +200,8 @@ def run_temperature(args) -> int:
         print(args.write[1])
         return 0
 
-    settings = json.loads((Path(args.out_dir) / "config.json").read_text())
-    settings["betas"] = tuple(settings["betas"])
-    result = sweep_temperatures(NoGANConfig(**settings), args.weights, args.values, fid=not args.no_fid)
+    config = NoGANConfig.from_dict(json.loads((Path(args.out_dir) / "config.json").read_text()))
+    result = sweep_temperatures(config, args.weights, args.values, fid=not args.no_fid)
     print(format_table(result))
     return 0
 
@@ -264,9 +263,8 @@ def run_export(args) -> int:
     if (folder / "checkpoints" / "last.json").is_file():  # a nogan run
         from colorizer.nogan import NoGANConfig, export_checkpoint
 
-        settings = json.loads((folder / "config.json").read_text())
-        state = export_checkpoint(NoGANConfig(**{**settings, "betas": tuple(settings["betas"])}), args.out,
-                                  average=args.ema)
+        config = NoGANConfig.from_dict(json.loads((folder / "config.json").read_text()))
+        state = export_checkpoint(config, args.out, average=args.ema)
         print(f"{args.out} (phase {state.phase}, epoch {state.epoch}, step {state.step})")
         return 0
     if (folder / "checkpoints" / "state.json").is_file():

@@ -23,7 +23,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -88,6 +88,15 @@ class NoGANConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "NoGANConfig":
+        """A run folder's config.json (fields this version does not know are ignored)."""
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}
+        if "betas" in data:
+            data["betas"] = tuple(data["betas"])
+        return cls(**data)
 
 
 @dataclass
