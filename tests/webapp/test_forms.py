@@ -7,28 +7,32 @@ from webapp.photos.models import Colorization
 pytestmark = pytest.mark.django_db
 
 
-def test_it_rejects_a_re_run_that_would_repeat_an_existing_result(photo, tiny_model):
+def test_it_finds_the_result_that_a_re_run_would_repeat(photo, tiny_model):
     form = RerunForm(photo, {"render_size": "256"})
 
-    assert not form.is_valid()
-    assert "already has that result" in form.non_field_errors()[0]
+    assert form.is_valid(), form.errors
+    assert form.same_result() == photo.colorizations.get()
 
 
-def test_it_accepts_another_render_size(photo, tiny_model):
+def test_another_render_size_repeats_nothing(photo, tiny_model):
     form = RerunForm(photo, {"render_size": "512"})
 
     assert form.is_valid(), form.errors
     assert form.cleaned_data["render_size"] == 512
+    assert form.same_result() is None
 
 
-def test_a_new_variation_is_always_allowed(photo, tiny_model):
-    assert RerunForm(photo, {"render_size": "256", "variation": "on"}).is_valid()
+def test_a_new_variation_never_repeats_a_result(photo, tiny_model):
+    form = RerunForm(photo, {"render_size": "256", "variation": "on"})
+
+    assert form.is_valid() and form.same_result() is None
 
 
 def test_a_failed_result_can_be_retried_with_the_same_settings(photo, tiny_model):
     Colorization.objects.filter(photo=photo).update(state="failed")
+    form = RerunForm(photo, {"render_size": "256"})
 
-    assert RerunForm(photo, {"render_size": "256"}).is_valid()
+    assert form.is_valid() and form.same_result() is None
 
 
 def test_it_refuses_a_render_size_that_is_not_offered(photo, tiny_model):

@@ -15,6 +15,7 @@ from webapp.finetune.models import Dataset, FineTuneJob, FineTuneState
 from webapp.photos import services, uploads
 from webapp.photos.models import Colorization, Photo
 from webapp.registry.models import ModelVersion
+from webapp.registry.services import activate_version
 
 pytestmark = pytest.mark.django_db
 
@@ -316,13 +317,41 @@ def test_a_stranger_cannot_re_run_my_photo_with_any_model_version(client, strang
     assert Colorization.objects.count() == 1
 
 
-def test_re_running_with_the_same_settings_explains_why_not(client, alice, done_job):
+def test_re_running_with_the_same_settings_shows_the_result_they_already_made(client, alice, done_job):
     client.force_login(alice)
 
-    response = client.post(f"/photos/{done_job.photo.pk}/rerun", {"render_size": "256"})
+    response = client.post(f"/photos/{done_job.photo.pk}/rerun", {"render_size": "256"}, follow=True)
 
-    assert response.status_code == 400
-    assert b"already has that result" in response.content
+    assert response.redirect_chain == [(done_job.get_absolute_url(), 302)]
+    assert response.context["selected"] == done_job
+    assert "already has that result" in response.content.decode()
+    assert Colorization.objects.count() == 1
+
+
+def test_after_a_rollback_colorize_again_with_the_defaults_shows_the_active_models_result(
+        client, alice, done_job, tiny_model, sent_tasks):
+    newer = register_tiny_model(name="Newer", seed=1)  # activated: the photo gets a v2 result
+    v2_result = services.request_colorization(done_job.photo, render_size=256)
+    services.run_colorization(v2_result.pk)
+    activate_version(tiny_model)  # rolled back to v1
+    client.force_login(alice)
+
+    page = client.get(done_job.photo.get_absolute_url())
+    assert page.context["selected"].model_version == newer  # the page shows v2's result...
+    response = client.post(f"/photos/{done_job.photo.pk}/rerun", {"render_size": "256"}, follow=True)
+
+    assert response.status_code == 200  # ...and "Colorize again" with its defaults shows v1's
+    assert response.redirect_chain == [(done_job.get_absolute_url(), 302)]
+    assert Colorization.objects.count() == 2
+
+
+def test_a_refused_re_run_redirects_back_to_the_photo_with_the_reason(client, alice, done_job):
+    client.force_login(alice)
+
+    response = client.post(f"/photos/{done_job.photo.pk}/rerun", {"render_size": "4096"}, follow=True)
+
+    assert response.redirect_chain == [(done_job.photo.get_absolute_url(), 302)]
+    assert "Select a valid choice" in response.content.decode()
     assert Colorization.objects.count() == 1
 
 

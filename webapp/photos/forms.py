@@ -41,22 +41,29 @@ class RerunForm(forms.Form):
     def offers_versions(self) -> bool:
         return "model_version" in self.fields
 
-    def clean(self):
-        data = super().clean()
-        if self.errors:
-            return data
+    def version_label(self) -> str:
+        """The model these settings ask for, as the form names it."""
+        version = self.cleaned_data.get("model_version")
+        if version is None:
+            return f"the active model ({self.active})" if self.active else "the active model"
+        return str(version)
+
+    def same_result(self) -> Colorization | None:
+        """After is_valid(): the photo's result (done, or still on its way) that these settings would repeat.
+
+        A new variation never repeats one. Re-running with the same settings would spend a worker on the
+        same picture, so the page shows that result instead (after a rollback, for instance, the active
+        model's earlier result)."""
+        data = self.cleaned_data
         if data.get("variation"):
-            return data  # a new seed is always a new result
+            return None
         version = data.get("model_version") or self.active
         same = Colorization.objects.filter(photo=self.photo, render_size=data["render_size"], seed=None).exclude(
             state=JobState.FAILED
         )
-        for job in same:
+        for job in same.order_by("-created_at"):
             if (job.model_version_id or job.requested_version_id or (self.active and self.active.pk)) == (
                 version and version.pk
             ):
-                raise forms.ValidationError(
-                    "This photo already has that result. Pick another render size or model, "
-                    "or ask for a new variation."
-                )
-        return data
+                return job
+        return None

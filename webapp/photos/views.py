@@ -113,27 +113,37 @@ def detail(request, photo_id):
     return render_detail(request, photo, request.GET.get("result"))
 
 
-def render_detail(request, photo: Photo, wanted: str | None, form: RerunForm | None = None, status: int = 200):
+def render_detail(request, photo: Photo, wanted: str | None):
     runs = list(photo.colorizations.select_related("model_version", "photo").order_by("-created_at"))
     selected = select_result(runs, wanted)
-    if form is None:
-        form = RerunForm(photo, initial={"render_size": selected.render_size if selected else None})
+    form = RerunForm(photo, initial={"render_size": selected.render_size if selected else None})
     context = {"photo": photo, "runs": runs, "selected": selected, "form": form,
                "selected_payload": events.job_payload(selected) if selected else None}
-    return render(request, "photos/detail.html", context, status=status)
+    return render(request, "photos/detail.html", context)
 
 
 @login_required
 @require_POST
 def rerun(request, photo_id):
+    """Queue another colorization, then redirect (a reload never posts again): to the new result, to the
+    result these settings already made, or back to the photo with what was wrong."""
     photo = services.get_photo_for(request.user, photo_id)
     form = RerunForm(photo, request.POST)
     if not form.is_valid():
-        return render_detail(request, photo, request.GET.get("result"), form=form, status=400)
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(photo.get_absolute_url())
+    same = form.same_result()
+    if same is not None:
+        messages.info(request, f"This photo already has that result ({same.render_size} px, "
+                               f"{form.version_label()}): here it is. Ask for a new variation to get another.")
+        return redirect(same.get_absolute_url())
     seed = services.new_variation_seed() if form.cleaned_data["variation"] else None
     job = services.request_colorization(photo, render_size=form.cleaned_data["render_size"], seed=seed,
                                         version=form.cleaned_data.get("model_version"))
-    messages.success(request, "Colorizing again. The new result appears here when it is ready.")
+    messages.success(request, "Colorizing again. The new result appears here when it is ready.",
+                     extra_tags=f"until-done job-{job.pk}")
     return redirect(job.get_absolute_url())
 
 
