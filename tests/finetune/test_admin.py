@@ -157,6 +157,42 @@ def test_the_job_form_checks_the_recipe(staff_user, dataset, base_version):
     assert "a multiple of 32" in page
 
 
+@pytest.mark.parametrize("size", [32, 2048])
+def test_the_job_form_refuses_an_image_size_the_engine_cannot_score(staff_user, dataset, base_version, size):
+    recipe = {"dataset": dataset.pk, "base_version": base_version.pk, "l1_epochs": 1, "gan_epochs": 1,
+              "batch_size": 4, "learning_rate": "0.0001", "lambda_l1": "100", "val_split": "0.25", "image_size": size}
+
+    response = signed_in(staff_user).post(reverse("admin:finetune_finetunejob_add"), recipe)
+
+    assert response.status_code == 200 and not FineTuneJob.objects.exists()
+    assert "between 64 and 1024" in response.content.decode()
+
+
+def test_the_smallest_training_size_is_the_smallest_size_the_engine_renders():
+    from colorizer.inference import MAX_RENDER_SIZE, MIN_RENDER_SIZE
+
+    assert FineTuneJob.IMAGE_SIZE_MIN == MIN_RENDER_SIZE
+    assert FineTuneJob.IMAGE_SIZE_MAX <= MAX_RENDER_SIZE
+
+
+def test_a_job_that_cannot_succeed_again_is_not_offered_resume(staff_user, job, sent_finetune_tasks,
+                                                               django_capture_on_commit_callbacks):
+    FineTuneJob.objects.filter(pk=job.pk).update(state=FineTuneState.FAILED, image_size=32,
+                                                 message="Training failed: render size must be between 64 and 2048")
+    client = signed_in(staff_user)
+
+    page = client.get(reverse("admin:finetune_finetunejob_change", args=[job.pk])).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:finetune_finetunejob_resume", args=[job.pk]), follow=True)
+
+    assert 'data-action="resume" hidden' in page
+    assert "outside what the engine can train and score" in page
+    job.refresh_from_db()
+    assert job.state == FineTuneState.FAILED and sent_finetune_tasks == []
+    flash = [str(message) for message in response.context["messages"]]
+    assert len(flash) == 1 and "start a new job" in flash[0] and "Queued" not in flash[0]
+
+
 def test_the_job_page_follows_the_job_live(staff_user, job):
     response = signed_in(staff_user).get(reverse("admin:finetune_finetunejob_change", args=[job.pk]))
 
@@ -185,6 +221,17 @@ def test_resuming_a_cancelled_job_queues_it_again(staff_user, job, sent_finetune
     job.refresh_from_db()
     assert (job.state, job.cancel_requested) == (FineTuneState.QUEUED, False)
     assert sent_finetune_tasks == [("run_finetune", str(job.pk))]
+
+
+def test_resuming_a_job_without_a_checkpoint_says_it_starts_again(staff_user, job,
+                                                                   django_capture_on_commit_callbacks):
+    services.request_cancel(job)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in(staff_user).post(reverse("admin:finetune_finetunejob_resume", args=[job.pk]), follow=True)
+
+    flash = [str(message) for message in response.context["messages"]]
+    assert any("start again from the beginning" in message for message in flash)
 
 
 def test_activating_a_version_makes_it_the_only_active_one(staff_user, base_version):

@@ -206,7 +206,10 @@ def request_cancel(job: FineTuneJob) -> None:
 
 
 def resume_job(job: FineTuneJob) -> bool:
-    """Queue an interrupted, failed or cancelled job again; it continues from its last checkpoint."""
+    """Queue an interrupted, failed or cancelled job again; it continues from its last checkpoint.
+    False when it is not resumable, or resuming could not succeed (job.resume_blocker says why)."""
+    if job.resume_blocker:
+        return False
     updated = FineTuneJob.objects.filter(pk=job.pk, state__in=FineTuneJob.RESUMABLE).update(
         state=FineTuneState.QUEUED, cancel_requested=False, claim_token="", finished_at=None,
         message="Queued to continue from its last checkpoint." if job.checkpoint_prefix else "Queued again.")
