@@ -50,3 +50,49 @@ def test_a_queued_photo_shows_colorizing_not_a_broken_image(signed_in, page_serv
     expect(waiting.locator("[data-job-waiting]")).to_be_visible()
     expect(waiting.locator("img[data-job-thumbnail]")).to_be_hidden()
     expect(signed_in.locator(".photo-card", has_text="done.jpg").locator("img[data-job-thumbnail]")).to_be_visible()
+
+
+LONG_NAME = "audrey_hepburn_studio_portrait_1953_scan-from-the-family-album.jpg"
+# Each piece of the name between line-break opportunities must sit on one line: a break inside one is a
+# break in the middle of a word.
+SPLIT_PIECES = """(selector) => {
+  const element = document.querySelector(selector);
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  const split = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const lines = new Set(Array.from(range.getClientRects(), (rect) => Math.round(rect.top)));
+    if (lines.size > 1) split.push(node.textContent);
+  }
+  return split;
+}"""
+
+
+def test_a_long_file_name_wraps_between_words_and_nothing_scrolls_sideways(signed_in, page_server, alice,
+                                                                            tiny_model):
+    photo = services.accept_upload(alice, upload(samples.gray_jpeg(320, 240), LONG_NAME))
+    finish(photo.colorizations.get(), tiny_model)
+
+    signed_in.goto(page_server + photo.get_absolute_url())
+    signed_in.wait_for_load_state("load")
+
+    assert signed_in.evaluate(NO_SIDEWAYS_SCROLL)
+    assert signed_in.evaluate(SPLIT_PIECES, ".detail-title") == []
+    assert signed_in.evaluate(SPLIT_PIECES, ".breadcrumb-current") == []
+    expect(signed_in.locator(".detail-title")).to_have_text(LONG_NAME)
+
+
+def test_gallery_cards_of_portrait_and_landscape_photos_are_the_same_height(signed_in, page_server, alice,
+                                                                             tiny_model):
+    for name, (width, height) in {"tall.jpg": (200, 400), "wide.jpg": (400, 200), "square.jpg": (300, 300)}.items():
+        photo = services.accept_upload(alice, upload(samples.gray_jpeg(width, height), name))
+        finish(photo.colorizations.get(), tiny_model)
+
+    signed_in.goto(page_server + "/photos/")
+    signed_in.wait_for_load_state("load")
+
+    heights = {round(box["height"]) for box in
+               (card.bounding_box() for card in signed_in.locator(".photo-card").all())}
+    assert len(heights) == 1, heights
+    assert signed_in.evaluate(NO_SIDEWAYS_SCROLL)
