@@ -39,8 +39,9 @@ def page(tmp_path):
 
 
 @pytest.fixture
-def page_server(transactional_db, monkeypatch):
-    """The ASGI app (HTTP and websockets, in-memory channel layer) without a worker: tests run jobs themselves."""
+def page_server(transactional_db, shared_redis, monkeypatch):  # noqa: F811
+    """The ASGI app (HTTP and websockets, Redis channel layer) without a worker: tests run jobs themselves,
+    and what the jobs report reaches the page as it would from a worker."""
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with asgi_server() as base_url:
         yield base_url

@@ -1,6 +1,8 @@
 """The everyday pages in a real browser, on a desktop (1280 px) and on a phone (375 px): the gallery,
 the photo page and its "Colorize again" form."""
 
+import threading
+
 import pytest
 from django.test import Client
 from playwright.sync_api import expect
@@ -33,8 +35,19 @@ def signed_in(alice, page_server, page, viewport):
 
 
 def finish(job, model):
-    """Run a queued colorization here, as a worker would."""
-    services.run_colorization(job.pk)
+    """Run a queued colorization as a worker would: in a thread of its own (Playwright's event loop owns this
+    one, and the job's events go out through async_to_sync), with its own database connection."""
+    from django.db import connection
+
+    def run():
+        try:
+            services.run_colorization(job.pk)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(120)
     job.refresh_from_db()
     assert job.state == JobState.DONE
     return job
@@ -96,3 +109,31 @@ def test_gallery_cards_of_portrait_and_landscape_photos_are_the_same_height(sign
                (card.bounding_box() for card in signed_in.locator(".photo-card").all())}
     assert len(heights) == 1, heights
     assert signed_in.evaluate(NO_SIDEWAYS_SCROLL)
+
+
+def test_after_colorize_again_the_banner_goes_and_took_appears_when_the_result_arrives(signed_in, page_server,
+                                                                                        alice, tiny_model):
+    photo = services.accept_upload(alice, upload(samples.gray_jpeg(320, 240), "harbour.jpg"))
+    first = finish(photo.colorizations.get(), tiny_model)
+    page = signed_in
+    page.goto(page_server + photo.get_absolute_url())
+
+    page.get_by_label("New variation").check()
+    page.get_by_role("button", name="Colorize again").click()
+    expect(page).not_to_have_url(first.get_absolute_url())
+    page.wait_for_load_state("load")
+    page.evaluate("window.stillTheSamePage = true")
+    banner = page.get_by_text("The new result appears here when it is ready")
+    expect(banner).to_be_visible()
+    expect(page.locator("dd[data-job-took]")).to_be_hidden()
+    expect(page.locator("#detail")).to_have_attribute("data-state", "queued")
+    page.wait_for_function("window.HueLive.isConnected()")
+
+    rerun = photo.colorizations.exclude(pk=first.pk).get()
+    finish(rerun, tiny_model)
+
+    expect(page.locator("#detail")).to_have_attribute("data-state", "done")
+    expect(banner).to_have_count(0)
+    expect(page.locator("dd[data-job-took]")).to_have_text(f"{rerun.duration.total_seconds():.1f} s")
+    expect(page.locator("[data-compare]")).to_be_visible()
+    assert page.evaluate("window.stillTheSamePage") is True

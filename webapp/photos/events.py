@@ -38,6 +38,7 @@ def job_payload(job: Colorization) -> dict:
         "download_jpg_url": reverse("photos:download", args=[job.pk, "jpg"]) if done else None,
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "duration_seconds": round(job.duration.total_seconds(), 1) if job.duration else None,
     }
 
 
