@@ -234,6 +234,19 @@ def test_resuming_a_job_without_a_checkpoint_says_it_starts_again(staff_user, jo
     assert any("start again from the beginning" in message for message in flash)
 
 
+def test_staff_make_a_version_public_under_a_name_people_see(staff_user, base_version):
+    candidate = register_tiny_model(name="Fine-tuned on val40 test set", activate=False, seed=1)
+
+    response = signed_in(staff_user).post(reverse("admin:registry_modelversion_change", args=[candidate.pk]),
+                                          {"public": "on", "public_name": "Portraits", "name": "renamed"})
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    candidate.refresh_from_db()
+    assert (candidate.public, candidate.public_name, candidate.name) == (True, "Portraits",
+                                                                          "Fine-tuned on val40 test set")
+    assert candidate.public_label == "v2 Portraits"
+
+
 def test_activating_a_version_makes_it_the_only_active_one(staff_user, base_version):
     candidate = register_tiny_model(name="Candidate", activate=False, seed=1)
 

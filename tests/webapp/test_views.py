@@ -237,7 +237,7 @@ def test_the_detail_page_shows_render_settings_model_and_downloads(client, alice
     response = client.get(f"/photos/{done_job.photo.pk}/")
 
     content = response.content.decode()
-    assert "256 px" in content and "v1 Tiny" in content and "Standard (no noise)" in content
+    assert "256 px" in content and ">v1<" in content and "Standard (no noise)" in content
     assert f"/results/{done_job.pk}/download.png" in content and f"/results/{done_job.pk}/download.jpg" in content
     assert 'role="slider"' in content and 'aria-valuenow="50"' in content
 
@@ -270,7 +270,7 @@ def test_an_unfinished_result_in_the_list_has_a_thumbnail_and_model_for_live_upd
     assert '<span class="run-model" data-job-model></span>' in item
     done = content.split(f'<li data-job="{done_job.pk}"')[1].split("</li>")[0]
     assert f'data-job-thumbnail src="/results/{done_job.pk}/thumbnail.jpg"' in done
-    assert '<span class="run-model" data-job-model>v1 Tiny</span>' in done
+    assert '<span class="run-model" data-job-model>v1</span>' in done
 
 
 # --- Re-run and delete ---------------------------------------------------------------------------
@@ -294,6 +294,7 @@ def test_re_running_with_another_model_version_queues_a_job_for_that_version(cli
                                                                              sent_tasks,
                                                                              django_capture_on_commit_callbacks):
     newer = register_tiny_model(name="Newer", seed=1)  # now the active one
+    ModelVersion.objects.filter(pk=tiny_model.pk).update(public=True, public_name="Classic")
     client.force_login(alice)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -304,6 +305,20 @@ def test_re_running_with_another_model_version_queues_a_job_for_that_version(cli
     assert response.status_code == 302 and response.url == rerun.get_absolute_url()
     assert (rerun.requested_version, rerun.render_size, rerun.seed) == (tiny_model, 512, None)
     assert newer.is_active and sent_tasks[-1] == str(rerun.pk)
+
+
+def test_people_cannot_re_run_with_a_version_staff_did_not_make_public(client, alice, done_job, tiny_model):
+    register_tiny_model(name="Newer", seed=1)  # active; v1 is internal now
+    client.force_login(alice)
+
+    client.post(f"/photos/{done_job.photo.pk}/rerun", {"render_size": "512", "model_version": str(tiny_model.pk)})
+    public = register_tiny_model(name="Public", activate=False, seed=2)
+    ModelVersion.objects.filter(pk=public.pk).update(public=True)
+    response = client.post(f"/photos/{done_job.photo.pk}/rerun",
+                           {"render_size": "256", "model_version": str(tiny_model.pk)}, follow=True)
+
+    assert not Colorization.objects.filter(requested_version=tiny_model).exists()  # ignored, then refused
+    assert "Select a valid choice" in response.content.decode()
 
 
 def test_a_stranger_cannot_re_run_my_photo_with_any_model_version(client, stranger, done_job, tiny_model):

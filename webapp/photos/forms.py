@@ -20,20 +20,25 @@ class RerunForm(forms.Form):
     )
     model_version = forms.ModelChoiceField(queryset=ModelVersion.objects.none(), required=False, label="Model")
 
-    def __init__(self, photo: Photo, *args, **kwargs):
+    def __init__(self, photo: Photo, *args, user=None, **kwargs):
         self.photo = photo
         super().__init__(*args, **kwargs)
         self.fields["render_size"].choices = [(size, f"{size} px") for size in settings.COLORIZE_RENDER_SIZES]
         self.active = active_version()
+        staff = user is not None and user.is_staff
+        # Staff may try any version; everyone else the active one and those staff made public, by public name.
         versions = ModelVersion.objects.order_by("-number")
-        if versions.count() > 1:
+        if not staff:
+            versions = versions.filter(public=True)
+        if self.active is not None:
+            versions = versions.exclude(pk=self.active.pk)  # the empty choice
+        if versions.exists():
+            label = (lambda version: str(version)) if staff else (lambda version: version.public_label)
             self.fields["model_version"].queryset = versions
             self.fields["model_version"].empty_label = (
-                f"The active model ({self.active})" if self.active else "The active model"
+                f"The active model ({label(self.active)})" if self.active else "The active model"
             )
-            self.fields["model_version"].label_from_instance = lambda version: (
-                f"{version}{' (active)' if version.is_active else ''}"
-            )
+            self.fields["model_version"].label_from_instance = label
         else:
             del self.fields["model_version"]
 
@@ -45,8 +50,8 @@ class RerunForm(forms.Form):
         """The model these settings ask for, as the form names it."""
         version = self.cleaned_data.get("model_version")
         if version is None:
-            return f"the active model ({self.active})" if self.active else "the active model"
-        return str(version)
+            return f"the active model ({self.active.public_label})" if self.active else "the active model"
+        return version.public_label
 
     def same_result(self) -> Colorization | None:
         """After is_valid(): the photo's result (done, or still on its way) that these settings would repeat.

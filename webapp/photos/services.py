@@ -181,7 +181,8 @@ def run_colorization(colorization_id) -> None:
             attempts = f" after {job.attempts} attempts" if job.attempts > 1 else ""
             fail(job, f"Colorization failed{attempts}: {describe(exc)}")
     else:
-        if jobs.finish(job, JobState.DONE, model_version=version, model_label=str(version), **files):
+        # The label people see on the photo page: the version's public name, never its internal one.
+        if jobs.finish(job, JobState.DONE, model_version=version, model_label=version.public_label, **files):
             events.job_changed(job)
         else:
             log.info("colorization %s was requeued or deleted while it ran; dropping its result", job.pk)

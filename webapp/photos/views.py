@@ -116,7 +116,7 @@ def detail(request, photo_id):
 def render_detail(request, photo: Photo, wanted: str | None):
     runs = list(photo.colorizations.select_related("model_version", "photo").order_by("-created_at"))
     selected = select_result(runs, wanted)
-    form = RerunForm(photo, initial={"render_size": selected.render_size if selected else None})
+    form = RerunForm(photo, initial={"render_size": selected.render_size if selected else None}, user=request.user)
     context = {"photo": photo, "runs": runs, "selected": selected, "form": form,
                "selected_payload": events.job_payload(selected) if selected else None}
     return render(request, "photos/detail.html", context)
@@ -128,7 +128,7 @@ def rerun(request, photo_id):
     """Queue another colorization, then redirect (a reload never posts again): to the new result, to the
     result these settings already made, or back to the photo with what was wrong."""
     photo = services.get_photo_for(request.user, photo_id)
-    form = RerunForm(photo, request.POST)
+    form = RerunForm(photo, request.POST, user=request.user)
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:

@@ -51,11 +51,13 @@ class ModelVersionUploadForm(forms.ModelForm):
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     change_form_template = "admin/registry/modelversion/change_form.html"
-    list_display = ("__str__", "active_badge", "auc", "colour_error", "colorfulness_gap", "fid", "base_version",
-                    "created_at", "activate_button")
+    list_display = ("__str__", "active_badge", "public", "public_name", "auc", "colour_error", "colorfulness_gap",
+                    "fid", "base_version", "created_at", "activate_button")
     readonly_fields = ("number", "name", "notes", "is_active", "activated_at", "created_at", "base_version",
                        "weights_file", "architecture")
-    fields = readonly_fields
+    # The only things staff change on a version: whether people may pick it, and the name they see.
+    public_fields = ("public", "public_name")
+    fields = public_fields + readonly_fields
 
     # -- list columns ------------------------------------------------------------------
 
@@ -118,6 +120,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
+            obj.save(update_fields=list(self.public_fields))
             return
         version = services.register_version(form.cleaned_data["weights"], name=obj.name, notes=obj.notes)
         obj.pk, obj.number = version.pk, version.number
@@ -173,7 +176,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         version = self.get_object(request, object_id)
-        extra = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        extra = {"show_save_and_continue": False, "show_save_and_add_another": False}
         if version is not None:
             extra.update(comparison_context(version))
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
