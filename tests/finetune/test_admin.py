@@ -250,10 +250,28 @@ def test_staff_make_a_version_public_under_a_name_people_see(staff_user, base_ve
 def test_activating_a_version_makes_it_the_only_active_one(staff_user, base_version):
     candidate = register_tiny_model(name="Candidate", activate=False, seed=1)
 
-    response = signed_in(staff_user).post(reverse("admin:registry_modelversion_activate", args=[candidate.pk]))
+    response = signed_in(staff_user).post(reverse("admin:registry_modelversion_activate", args=[candidate.pk]),
+                                          {"confirm": "yes"})
 
     assert response.status_code == 302
     assert list(ModelVersion.objects.filter(is_active=True)) == [candidate]
+
+
+def test_activating_a_version_asks_for_confirmation_first(staff_user, base_version):
+    candidate = register_tiny_model(name="Candidate", activate=False, seed=1)
+    client = signed_in(staff_user)
+    url = reverse("admin:registry_modelversion_activate", args=[candidate.pk])
+
+    version_page = client.get(reverse("admin:registry_modelversion_change", args=[candidate.pk])).content.decode()
+    asked = client.get(url)
+    posted_without_confirming = client.post(url)
+
+    assert f'href="{url}?return_to=version"' in version_page
+    for response in (asked, posted_without_confirming):
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert "Yes, activate v2" in page and "No, keep v1" in page and 'name="confirm" value="yes"' in page
+    assert list(ModelVersion.objects.filter(is_active=True)) == [base_version]
 
 
 def test_rolling_back_is_one_action_from_the_version_list(staff_user, base_version):
@@ -262,7 +280,9 @@ def test_rolling_back_is_one_action_from_the_version_list(staff_user, base_versi
 
     page = client.get(reverse("admin:registry_modelversion_changelist")).content.decode()
     assert "Roll back to this" in page
-    client.post(reverse("admin:registry_modelversion_activate", args=[base_version.pk]))
+    assert "Yes, roll back to v1" in client.get(reverse("admin:registry_modelversion_activate",
+                                                        args=[base_version.pk])).content.decode()
+    client.post(reverse("admin:registry_modelversion_activate", args=[base_version.pk]), {"confirm": "yes"})
 
     assert list(ModelVersion.objects.filter(is_active=True)) == [base_version]
     candidate.refresh_from_db()
@@ -285,6 +305,20 @@ def test_the_version_page_shows_candidate_and_active_metrics_side_by_side(staff_
 
     assert "Active v1" in page and "0.910" in page and "0.890" in page
     assert "Activate v2" in page
+
+
+def test_the_version_page_numbers_epochs_within_their_stage_as_the_job_page_does(staff_user, base_version):
+    candidate = register_tiny_model(name="Candidate", activate=False, seed=1)
+    history = [{"epoch": 1, "stage": "l1", "stage_epoch": 1, "losses": {"G_L1": 9.0}, "val": {}}]
+    history += [{"epoch": 1 + n, "stage": "gan", "stage_epoch": n, "losses": {"G_L1": 8.0, "G_GAN": 1.0}, "val": {}}
+                for n in (1, 2, 3)]
+    ModelVersion.objects.filter(pk=candidate.pk).update(history=history)
+
+    page = signed_in(staff_user).get(reverse("admin:registry_modelversion_change", args=[candidate.pk])).content.decode()
+
+    assert "<td>L1</td><td>1 / 1</td>" in page
+    assert "<td>GAN</td><td>1 / 3</td>" in page and "<td>GAN</td><td>3 / 3</td>" in page
+    assert "<td>GAN</td><td>4" not in page
 
 
 def test_uploaded_weights_become_an_inactive_version(staff_user, base_version):
