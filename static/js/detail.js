@@ -4,6 +4,11 @@
   var detail = document.getElementById("detail");
   var payload = document.getElementById("selected-job");
   var selected = payload ? JSON.parse(payload.textContent) : null;
+  // The intensity slider says its value as it moves.
+  document.querySelectorAll("input[type=range][name=intensity]").forEach(function (range) {
+    var output = document.querySelector("[data-intensity-value]");
+    range.addEventListener("input", function () { output.textContent = Number(range.value).toFixed(1) + "×"; });
+  });
   if (!detail || !selected) return;
 
   window.HueLive.on(function (event) {

@@ -511,3 +511,39 @@ def test_staff_browse_photos_and_jobs_in_the_admin_without_file_links(client, do
         response = client.get(url)
         assert response.status_code == 200, url
         assert b"/media-not-served/" not in response.content, url
+
+
+# --- Colour intensity -----------------------------------------------------------------------------
+
+
+def test_colorize_again_with_a_stronger_colour_intensity_stores_it_with_the_result(client, alice, done_job,
+                                                                                  sent_tasks, monkeypatch):
+    client.force_login(alice)
+    response = client.post(f"/photos/{done_job.photo.pk}/rerun", {"render_size": "256", "intensity": "1.3"})
+    rerun = Colorization.objects.exclude(pk=done_job.pk).get()
+    assert response.status_code == 302 and response.url == rerun.get_absolute_url()
+    assert rerun.intensity == 1.3
+
+    from webapp.registry import loader
+
+    asked = []
+    colorizer = loader.get_colorizer()
+    original = colorizer.colorize
+    monkeypatch.setattr(colorizer, "colorize", lambda image, **options: asked.append(options) or original(image,
+                                                                                                          **options))
+    services.run_colorization(rerun.pk)
+
+    rerun.refresh_from_db()
+    assert rerun.state == JobState.DONE and asked[0]["intensity"] == 1.3
+    page = client.get(rerun.get_absolute_url()).content.decode()
+    assert "<dt>Colour intensity</dt><dd>1.3×</dd>" in page
+
+
+def test_a_colour_intensity_outside_half_to_one_and_a_half_is_refused(client, alice, done_job):
+    client.force_login(alice)
+
+    response = client.post(f"/photos/{done_job.photo.pk}/rerun", {"render_size": "512", "intensity": "2"},
+                           follow=True)
+
+    assert "less than or equal to 1.5" in response.content.decode()
+    assert Colorization.objects.count() == 1

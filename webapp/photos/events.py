@@ -29,6 +29,7 @@ def job_payload(job: Colorization) -> dict:
         "attempts": job.attempts,
         "render_size": job.render_size,
         "seed": job.seed,
+        "intensity": job.intensity,
         "model": job.model_label,
         "original_thumbnail_url": reverse("photos:thumbnail", args=[photo.pk]),
         "original_preview_url": reverse("photos:preview", args=[photo.pk]),

@@ -19,6 +19,11 @@ class RerunForm(forms.Form):
         help_text="Let the model's noise pick different colours (each variation is reproducible).",
     )
     model_version = forms.ModelChoiceField(queryset=ModelVersion.objects.none(), required=False, label="Model")
+    intensity = forms.FloatField(
+        label="Colour intensity", min_value=0.5, max_value=1.5, initial=1.0, required=False,
+        widget=forms.NumberInput(attrs={"type": "range", "min": "0.5", "max": "1.5", "step": "0.1"}),
+        help_text="Quieter or stronger colours; the photo's light and shade stay exactly as they are.",
+    )
 
     def __init__(self, photo: Photo, *args, user=None, **kwargs):
         self.photo = photo
@@ -46,6 +51,10 @@ class RerunForm(forms.Form):
     def offers_versions(self) -> bool:
         return "model_version" in self.fields
 
+    def clean_intensity(self) -> float:
+        value = self.cleaned_data.get("intensity")
+        return 1.0 if value is None else round(value, 2)
+
     def version_label(self) -> str:
         """The model these settings ask for, as the form names it."""
         version = self.cleaned_data.get("model_version")
@@ -63,9 +72,8 @@ class RerunForm(forms.Form):
         if data.get("variation"):
             return None
         version = data.get("model_version") or self.active
-        same = Colorization.objects.filter(photo=self.photo, render_size=data["render_size"], seed=None).exclude(
-            state=JobState.FAILED
-        )
+        same = Colorization.objects.filter(photo=self.photo, render_size=data["render_size"], seed=None,
+                                           intensity=data["intensity"]).exclude(state=JobState.FAILED)
         for job in same.order_by("-created_at"):
             if (job.model_version_id or job.requested_version_id or (self.active and self.active.pk)) == (
                 version and version.pk

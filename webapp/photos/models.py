@@ -65,6 +65,8 @@ class Colorization(Job):
     seed = models.PositiveIntegerField(
         null=True, blank=True, help_text="Empty: the model's standard result; a number: a variation (dropout noise)."
     )
+    intensity = models.FloatField(default=1.0, help_text="Colour intensity: the predicted colour scaled by this "
+                                  "before it is merged with the photo's own luminance (1: as the model made it).")
     requested_version = models.ForeignKey(
         "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="Empty: whichever version is active when the job runs.",
@@ -90,6 +92,10 @@ class Colorization(Job):
 
     def get_absolute_url(self) -> str:
         return f"{self.photo.get_absolute_url()}?result={self.pk}"
+
+    @property
+    def intensity_label(self) -> str:
+        return "Standard" if self.intensity == 1.0 else f"{self.intensity:.1f}×"
 
     @property
     def is_variation(self) -> bool:

@@ -116,7 +116,8 @@ def detail(request, photo_id):
 def render_detail(request, photo: Photo, wanted: str | None):
     runs = list(photo.colorizations.select_related("model_version", "photo").order_by("-created_at"))
     selected = select_result(runs, wanted)
-    form = RerunForm(photo, initial={"render_size": selected.render_size if selected else None}, user=request.user)
+    form = RerunForm(photo, initial={"render_size": selected.render_size if selected else None,
+                                     "intensity": selected.intensity if selected else 1.0}, user=request.user)
     context = {"photo": photo, "runs": runs, "selected": selected, "form": form,
                "selected_payload": events.job_payload(selected) if selected else None}
     return render(request, "photos/detail.html", context)
@@ -137,11 +138,12 @@ def rerun(request, photo_id):
     same = form.same_result()
     if same is not None:
         messages.info(request, f"This photo already has that result ({same.render_size} px, "
-                               f"{form.version_label()}): here it is. Ask for a new variation to get another.")
+                               f"{form.version_label()}, intensity {same.intensity_label.lower()}): here it is. Ask for a new variation to get another.")
         return redirect(same.get_absolute_url())
     seed = services.new_variation_seed() if form.cleaned_data["variation"] else None
     job = services.request_colorization(photo, render_size=form.cleaned_data["render_size"], seed=seed,
-                                        version=form.cleaned_data.get("model_version"))
+                                        version=form.cleaned_data.get("model_version"),
+                                        intensity=form.cleaned_data["intensity"])
     messages.success(request, "Colorizing again. The new result appears here when it is ready.",
                      extra_tags=f"until-done job-{job.pk}")
     return redirect(job.get_absolute_url())
