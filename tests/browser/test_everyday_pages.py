@@ -137,3 +137,33 @@ def test_after_colorize_again_the_banner_goes_and_took_appears_when_the_result_a
     expect(page.locator("dd[data-job-took]")).to_have_text(f"{rerun.duration.total_seconds():.1f} s")
     expect(page.locator("[data-compare]")).to_be_visible()
     assert page.evaluate("window.stillTheSamePage") is True
+
+
+def test_the_upload_page_counts_the_batch_and_sums_it_up_when_it_ends(signed_in, page_server, alice, tiny_model,
+                                                                      tmp_path):
+    from webapp.photos.models import Colorization
+
+    files = []
+    for name in ("one.jpg", "two.jpg"):
+        files.append(tmp_path / name)
+        files[-1].write_bytes(samples.gray_jpeg(160, 120))
+    files.append(tmp_path / "notes.jpg")
+    files[-1].write_bytes(b"This is a text file, not a photo.")
+    page = signed_in
+    page.goto(page_server + "/upload/")
+    page.wait_for_function("window.HueLive.isConnected()")
+
+    page.set_input_files("#upload-input", [str(path) for path in files])
+
+    batch = page.locator("#batch")
+    expect(batch.locator("[data-batch-count]")).to_have_text("0 of 3 done, 1 failed")
+    expect(page.locator(".upload-item[data-state=queued]")).to_have_count(2)
+    expect(batch.locator("[data-batch-summary]")).to_be_hidden()
+    for job in Colorization.objects.filter(photo__owner=alice):
+        finish(job, tiny_model)
+
+    expect(batch.locator("[data-batch-count]")).to_have_text("2 of 3 done, 1 failed")
+    expect(batch.locator("[data-batch-progress]")).to_have_js_property("value", 3)
+    expect(batch.locator("[data-batch-summary]")).to_have_text(
+        "Batch finished: 2 photos colorized, 1 failed (the reasons are below).")
+    assert page.evaluate(NO_SIDEWAYS_SCROLL)
