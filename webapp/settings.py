@@ -270,6 +270,7 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)  # a job that fails this many 
 JOB_HEARTBEAT_INTERVAL = env_float("JOB_HEARTBEAT_INTERVAL", 10)  # a running job proves its worker alive this often (s)
 JOB_STALLED_AFTER = env_float("JOB_STALLED_AFTER", 60)  # a running job without a heartbeat this long is requeued (s)
 JOB_RESEND_QUEUED_AFTER = env_float("JOB_RESEND_QUEUED_AFTER", 300)  # a queued job's message is re-sent after (s)
+MODEL_WATCH_INTERVAL = env_float("MODEL_WATCH_INTERVAL", 5)  # an inference worker loads a new active model within (s)
 
 # --- Datasets and fine-tuning ---------------------------------------------------------------
 # Server folders an admin may register as datasets (a folder outside these is refused).
