@@ -167,3 +167,40 @@ def test_the_upload_page_counts_the_batch_and_sums_it_up_when_it_ends(signed_in,
     expect(batch.locator("[data-batch-summary]")).to_have_text(
         "Batch finished: 2 photos colorized, 1 failed (the reasons are below).")
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
+
+
+def test_ticking_photos_downloads_them_as_one_zip_and_files_them_in_an_album(signed_in, page_server, alice,
+                                                                             tiny_model, tmp_path):
+    import zipfile
+
+    for name in ("harbour.jpg", "wedding.jpg", "picnic.jpg"):
+        photo = services.accept_upload(alice, upload(samples.gray_jpeg(160, 120), name))
+        finish(photo.colorizations.get(), tiny_model)
+    page = signed_in
+    page.goto(page_server + "/photos/?sort=name")
+
+    download_button = page.get_by_role("button", name="Download ZIP")
+    expect(download_button).to_be_disabled()
+    page.get_by_label("Select harbour.jpg").check()
+    page.get_by_label("Select wedding.jpg").check()
+    expect(page.locator("[data-selection-count]")).to_have_text("2 selected")
+    with page.expect_download() as download:
+        download_button.click()
+    saved = tmp_path / "photos.zip"
+    download.value.save_as(saved)
+    assert sorted(zipfile.ZipFile(saved).namelist()) == ["harbour-colorized.png", "wedding-colorized.png"]
+
+    page.get_by_label("New album's name").fill("Summer 1952")
+    page.get_by_role("button", name="Add to album").click()
+    expect(page.get_by_text("Added 2 photos to “Summer 1952”.")).to_be_visible()
+    page.goto(page_server + "/albums/")
+    page.get_by_role("link", name="Summer 1952").click()
+    expect(page.locator(".photo-card")).to_have_count(2)
+    assert page.evaluate(NO_SIDEWAYS_SCROLL)
+
+    page.goto(page_server + "/photos/")
+    page.get_by_role("searchbox", name="Search by name").fill("pic")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator(".photo-card")).to_have_count(1)
+    expect(page.locator(".photo-card-name")).to_have_text("picnic.jpg")
+    assert page.evaluate(NO_SIDEWAYS_SCROLL)

@@ -104,3 +104,24 @@ class Colorization(Job):
     @property
     def has_result(self) -> bool:
         return self.state == JobState.DONE and bool(self.result)
+
+
+class Album(models.Model):
+    """A named set of one owner's photos (a family box uploaded one at a time); opens as its own gallery.
+    A photo may be in several albums; deleting an album keeps its photos."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="albums")
+    name = models.CharField(max_length=120)
+    photos = models.ManyToManyField(Photo, related_name="albums", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "created_at"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="album_name_unique_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("photos:album", args=[self.pk])
