@@ -204,3 +204,33 @@ def test_ticking_photos_downloads_them_as_one_zip_and_files_them_in_an_album(sig
     expect(page.locator(".photo-card")).to_have_count(1)
     expect(page.locator(".photo-card-name")).to_have_text("picnic.jpg")
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
+
+
+def test_a_share_link_shows_a_stranger_the_before_and_after_until_it_is_revoked(signed_in, page_server, alice,
+                                                                                  tiny_model):
+    photo = services.accept_upload(alice, upload(samples.gray_jpeg(320, 240), "harbour.jpg"))
+    finish(photo.colorizations.get(), tiny_model)
+    page = signed_in
+    page.goto(page_server + photo.get_absolute_url())
+
+    page.get_by_role("button", name="Make a share link").click()
+    url = page.get_by_role("textbox", name="Share link").input_value()
+    assert url.startswith(page_server + "/s/")
+    assert page.evaluate(NO_SIDEWAYS_SCROLL)
+
+    stranger = page.context.browser.new_context(viewport=page.viewport_size)  # no session: anyone with the link
+    try:
+        visitor = stranger.new_page()
+        visitor.goto(url)
+        expect(visitor.get_by_role("slider", name="Compare original and colorized")).to_be_visible()
+        expect(visitor.get_by_role("link", name="Download the colorized photo")).to_be_visible()
+        expect(visitor.get_by_text("harbour.jpg")).to_have_count(0)
+        assert visitor.evaluate(NO_SIDEWAYS_SCROLL)
+
+        page.get_by_role("button", name="Revoke").click()
+        expect(page.get_by_text("Share link revoked")).to_be_visible()
+        visitor.reload()
+        expect(visitor.get_by_role("heading", name="This link shows nothing")).to_be_visible()
+        expect(visitor.get_by_role("slider")).to_have_count(0)
+    finally:
+        stranger.close()

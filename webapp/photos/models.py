@@ -1,3 +1,4 @@
+import secrets
 import uuid
 from pathlib import PurePosixPath
 
@@ -125,3 +126,39 @@ class Album(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("photos:album", args=[self.pk])
+
+
+def new_share_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 random bits: unguessable
+
+
+class ShareLink(models.Model):
+    """A read-only link to one photo or one album, made by its owner: anyone with the link sees the
+    before/after and can download the result, nothing else. Revocable, and optionally expiring."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    token = models.CharField(max_length=64, unique=True, default=new_share_token, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links")
+    photo = models.ForeignKey(Photo, null=True, blank=True, on_delete=models.CASCADE, related_name="share_links")
+    album = models.ForeignKey(Album, null=True, blank=True, on_delete=models.CASCADE, related_name="share_links")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until revoked.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(photo__isnull=False, album__isnull=True)
+                                   | models.Q(photo__isnull=True, album__isnull=False),
+                                   name="share_link_one_photo_or_one_album"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Share link to {self.photo or self.album}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("share", args=[self.token])
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from webapp.photos import views
+from webapp.photos import sharing, views
 
 
 class DownloadFormat:
@@ -28,6 +28,9 @@ urlpatterns = [
     path("albums/<uuid:album_id>/remove", views.album_remove, name="album-remove"),
     path("albums/<uuid:album_id>/rename", views.album_rename, name="album-rename"),
     path("albums/<uuid:album_id>/delete", views.album_delete, name="album-delete"),
+    path("photos/<uuid:photo_id>/share", sharing.share_photo, name="share-photo"),
+    path("albums/<uuid:album_id>/share", sharing.share_album, name="share-album"),
+    path("shares/<uuid:link_id>/revoke", sharing.revoke, name="share-revoke"),
     path("photos/<uuid:photo_id>/", views.detail, name="detail"),
     path("photos/<uuid:photo_id>/original", views.original, name="original"),
     path("photos/<uuid:photo_id>/thumbnail.jpg", views.thumbnail, name="thumbnail"),

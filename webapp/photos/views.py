@@ -108,6 +108,10 @@ def render_gallery(request, album=None):
                "sorts": [(key, label) for key, (_, label) in gallery_choices.SORTS.items()],
                "keep": urlencode(keep), "total": Photo.objects.filter(owner=request.user).count(),
                "user_albums": Album.objects.filter(owner=request.user)}
+    if album is not None:
+        from webapp.photos.sharing import live_links
+
+        context["share_links"] = live_links(owner=request.user, album=album)
     return render(request, "photos/gallery.html", context)
 
 
@@ -296,7 +300,10 @@ def render_detail(request, photo: Photo, wanted: str | None):
     selected = select_result(runs, wanted)
     form = RerunForm(photo, initial={"render_size": selected.render_size if selected else None,
                                      "intensity": selected.intensity if selected else 1.0}, user=request.user)
+    from webapp.photos.sharing import live_links
+
     context = {"photo": photo, "runs": runs, "selected": selected, "form": form,
+               "share_links": live_links(owner=request.user, photo=photo),
                "selected_payload": events.job_payload(selected) if selected else None}
     return render(request, "photos/detail.html", context)
 
