@@ -234,3 +234,53 @@ def test_a_share_link_shows_a_stranger_the_before_and_after_until_it_is_revoked(
         expect(visitor.get_by_role("slider")).to_have_count(0)
     finally:
         stranger.close()
+
+
+def test_a_portrait_photo_fills_its_compare_box_without_black_bars(signed_in, page_server, alice, tiny_model):
+    photo = services.accept_upload(alice, upload(samples.gray_jpeg(300, 600), "portrait.jpg"))
+    finish(photo.colorizations.get(), tiny_model)
+    page = signed_in
+    page.goto(page_server + photo.get_absolute_url())
+    page.wait_for_load_state("load")
+
+    box = page.locator("[data-compare]").bounding_box()
+    viewport = page.viewport_size
+    assert box["width"] / box["height"] == pytest.approx(300 / 600, rel=0.02)  # the box is the photo's shape
+    assert box["height"] <= viewport["height"] * 0.8 + 1
+    image = page.locator("[data-compare] .compare-after").evaluate(
+        "img => [img.naturalWidth / img.naturalHeight, img.clientWidth / img.clientHeight]")
+    assert image[0] == pytest.approx(image[1], rel=0.02)  # object-fit has nothing to pad
+    label = page.locator(".compare-label-after").bounding_box()
+    assert box["x"] <= label["x"] and label["x"] + label["width"] <= box["x"] + box["width"]
+    assert page.evaluate(NO_SIDEWAYS_SCROLL)
+
+
+def test_upload_thumbnails_are_big_enough_to_judge(signed_in, page_server, alice, tiny_model, tmp_path):
+    photo = tmp_path / "harbour.jpg"
+    photo.write_bytes(samples.gray_jpeg(320, 240))
+    page = signed_in
+    page.goto(page_server + "/upload/")
+
+    page.set_input_files("#upload-input", str(photo))
+
+    thumb = page.locator(".upload-item .upload-thumb")
+    expect(page.locator(".upload-item")).to_have_attribute("data-state", "queued")
+    assert thumb.bounding_box()["width"] >= 150  # 72 px before
+    assert page.evaluate(NO_SIDEWAYS_SCROLL)
+
+
+def test_a_touch_screen_is_asked_to_choose_photos_not_to_drop_them(page_server, alice, page):
+    client = Client()
+    client.force_login(alice)
+    phone = page.context.browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True)
+    try:
+        for context, touch in ((phone, True), (page.context, False)):
+            context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
+                                  "url": page_server}])
+            tab = context.new_page() if touch else page
+            tab.goto(page_server + "/upload/")
+            choose, drop = tab.get_by_text("Choose photos", exact=True), tab.get_by_text("Drop photos here")
+            expect(choose if touch else drop).to_be_visible()
+            expect(drop if touch else choose).to_be_hidden()
+    finally:
+        phone.close()

@@ -53,6 +53,13 @@ class Photo(models.Model):
         return PurePosixPath(self.original_name).stem or "photo"
 
     @property
+    def box_style(self) -> str:
+        """Inline style of the before/after box: the photo's own shape, at most 80% of the screen's height
+        (narrower for a portrait photo, so no black bars sit beside it under the labels)."""
+        return (f"aspect-ratio: {self.width} / {self.height}; "
+                f"width: min(100%, calc(80vh * {self.width} / {self.height}))")
+
+    @property
     def megapixels(self) -> float:
         return self.width * self.height / 1_000_000
 
