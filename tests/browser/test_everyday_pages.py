@@ -284,3 +284,17 @@ def test_a_touch_screen_is_asked_to_choose_photos_not_to_drop_them(page_server, 
             expect(drop if touch else choose).to_be_hidden()
     finally:
         phone.close()
+
+
+def test_the_home_page_shows_a_real_before_and_after_that_slides(page_server, page, viewport):
+    page.set_viewport_size(VIEWPORTS[viewport])
+    page.goto(page_server + "/")
+    page.wait_for_load_state("load")
+
+    for image in page.locator(".landing-example img").all():
+        assert image.evaluate("img => img.complete && img.naturalWidth") == 880
+    slider = page.get_by_role("slider", name="Compare original and colorized")
+    slider.press("End")
+    expect(slider).to_have_attribute("aria-valuenow", "100")
+    expect(page.locator(".landing-example figcaption")).to_contain_text("public domain")
+    assert page.evaluate(NO_SIDEWAYS_SCROLL)

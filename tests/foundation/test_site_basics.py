@@ -35,3 +35,15 @@ def test_what_requirements_txt_says_about_torch_wheels_is_in_the_readme():
     referenced = re.search(r'see "([^"]+)" in the README', requirements)
     assert referenced and f"**{referenced.group(1)}.**" in readme
     assert f"torch=={pins['torch']}" in readme and f"torchvision=={pins['torchvision']}" in readme
+
+
+@pytest.mark.django_db
+def test_the_home_page_leads_with_a_real_before_and_after_and_its_credit():
+    page = Client().get("/").content.decode()
+
+    assert "/static/img/home-before.jpg" in page and "/static/img/home-after.jpg" in page
+    assert 'role="slider"' in page and "public domain" in page and "Library of Congress" in page
+    credits = (ROOT / "docs" / "IMAGE_CREDITS.md").read_text()
+    for image in (ROOT / "static").rglob("*"):
+        if image.suffix.lower() in (".jpg", ".jpeg", ".png", ".svg", ".webp", ".gif"):
+            assert f"`static/{image.relative_to(ROOT / 'static')}`" in credits, f"{image.name} has no credit"
