@@ -84,6 +84,14 @@ RECIPES = (
            generator=dict(arch="efficientnet_lite0", encoder_weights="imagenet"),
            stages=(Stage("l1", share=0.65, epochs=60, batch_size=32, lr=3e-4, beta1=0.9, ema_decay=0.999),
                    Stage("gan", share=0.35, epochs=20, batch_size=32, lr=1e-4, ema_decay=0.999))),
+    # Row 5, the default model's recipe (colorizer.nogan, docs/MODEL_CARD.md): an L1 stage as in row 4,
+    # then, with the encoder frozen and its features cached, the colour-classification head with the
+    # feature loss, a critic pre-trained on the frozen generator, and a short adversarial phase whose
+    # snapshots are scored afterwards (DeOldify's NoGAN).
+    Recipe(name="row5", title="default recipe: L1, then bins head + feature loss, critic, short GAN (NoGAN)",
+           share=0.32, generator=dict(arch="efficientnet_lite0", encoder_weights="imagenet"),
+           stages=(Stage("l1", share=0.35, epochs=40, batch_size=32, lr=3e-4, beta1=0.9, ema_decay=0.999),
+                   Stage("nogan", share=0.65, epochs=12, batch_size=32))),
 )
 
 
