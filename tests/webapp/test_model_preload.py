@@ -64,3 +64,18 @@ def test_a_training_worker_process_loads_no_colorization_model(tiny_model, monke
 
     assert celery.get_the_model_ready() is None
     assert loader.loaded_versions() == []
+
+
+def test_the_watch_stops_with_the_worker(transactional_db, tiny_model, monkeypatch, settings, single_threaded_torch):
+    from celery.signals import worker_shutdown
+
+    from worker import celery
+
+    monkeypatch.setattr(celery.app.amqp.queues, "_consume_from", {"inference": None})
+    settings.MODEL_WATCH_INTERVAL = 3600
+    watch = celery.get_the_model_ready()
+
+    worker_shutdown.send(sender=None)
+    watch.thread.join(60)
+
+    assert not watch.thread.is_alive()
