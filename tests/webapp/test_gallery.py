@@ -9,7 +9,6 @@ from django.http import StreamingHttpResponse
 
 from tests.webapp import samples
 from tests.webapp.conftest import upload
-from webapp.core.jobs import JobState
 from webapp.photos import gallery, services
 from webapp.photos.models import Album, Photo
 
