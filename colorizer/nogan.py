@@ -522,7 +522,8 @@ def sweep_temperatures(config: NoGANConfig, weights: str | os.PathLike, temperat
             board.add(truth[row:row + 1], {label: (rgb[row:row + 1] * 255).round() / 255
                                            for label, rgb in outputs.items()})
         board.flush()
-    return board.summary()
+    return {**board.summary(), "methods": list(labels.values()), "images": len(holdout),
+            "data_dir": f"the held-out training photos of {config.train_dir}", "render_size": config.image_size}
 
 
 def export_checkpoint(config: NoGANConfig, path: str | os.PathLike, average: bool = True) -> RunState:

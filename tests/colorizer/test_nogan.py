@@ -150,13 +150,15 @@ def test_a_regression_generator_is_refused_as_a_start_only_when_it_has_no_pretra
 
 
 def test_a_temperature_sweep_scores_each_temperature_on_the_held_out_photos(run, photos, init_weights):
+    from colorizer.evaluate import format_table
     from colorizer.nogan import sweep_temperatures
 
     _, out_dir = run
     result = sweep_temperatures(tiny(photos, init_weights, out_dir), out_dir / "generator_epoch_02.safetensors",
                                 [0.3, 1.0], fid=False)
-    assert set(result) == {"colorfulness_truth", "T=0.3", "T=1"}
+    assert {"colorfulness_truth", "T=0.3", "T=1"} <= set(result) and result["images"] == 2
     assert all(0 < result[label]["auc"] <= 1 and result[label]["psnr"] > 0 for label in ("T=0.3", "T=1"))
+    assert "T=0.3" in format_table(result)
 
 
 def test_a_stopped_run_saves_and_the_same_call_continues_it(photos, init_weights, tmp_path):
@@ -178,7 +180,7 @@ def test_a_regression_generator_is_scored_once_on_the_same_held_out_photos(run, 
 
     _, out_dir = run
     result = sweep_temperatures(tiny(photos, init_weights, out_dir), init_weights, [0.3, 1.0], fid=False)
-    assert set(result) == {"colorfulness_truth", "as trained"}
+    assert "as trained" in result and "T=0.3" not in result
 
 
 def test_the_temperature_command_writes_the_chosen_temperature_into_a_copy(run, tmp_path):
