@@ -268,7 +268,7 @@ def test_the_form_refuses_an_archive_over_the_upload_limit(settings):
     form = DatasetForm(data={"name": "Big"}, files={"archive": upload})
 
     assert not form.is_valid()
-    assert "This archive cannot be used: the archive is 0 MB; the limit is 0 MB" in str(form.errors["archive"])
+    assert "This archive cannot be used: the archive is 3 KB; the limit is 1,000 bytes" in str(form.errors["archive"])
 
 
 def test_the_worker_refuses_a_stored_archive_over_the_upload_limit_too(settings):
