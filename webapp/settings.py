@@ -264,6 +264,14 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Uploads and colorization jobs ------------------------------------------------------
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 25 * 1024 * 1024)  # per file
+# Request bodies, refused before they reach the disk (webapp.core.limits): one photo per script request,
+# this much in all for the plain upload form, little for other pages and less before signing in.
+UPLOAD_FORM_MAX_BYTES = env_int("UPLOAD_FORM_MAX_BYTES", 10 * UPLOAD_MAX_BYTES)
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 1024 * 1024)
+ANONYMOUS_REQUEST_MAX_BYTES = env_int("ANONYMOUS_REQUEST_MAX_BYTES", 64 * 1024)
+MODEL_UPLOAD_MAX_BYTES = env_int("MODEL_UPLOAD_MAX_BYTES", 1024**3)  # a generator file uploaded in the admin
+# Bodies being received may not leave less than this free on the disk they are spooled to (503 then).
+REQUEST_DISK_RESERVE_BYTES = env_int("REQUEST_DISK_RESERVE_BYTES", 1024**3)
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 50_000_000)  # checked from the header, before decoding
 COLORIZE_RENDER_SIZES = [int(size) for size in env_list("COLORIZE_RENDER_SIZES", "256,512")]  # the first is the default
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)  # a job that fails this many times ends failed
