@@ -22,6 +22,9 @@ from webapp.registry.models import ModelVersion
 from webapp.registry.services import active_version
 
 log = logging.getLogger(__name__)
+# Who opened another user's photo (staff with photos.view_any_photo), one line per view.
+audit = logging.getLogger("webapp.audit")
+VIEW_ANY_PHOTO = "photos.view_any_photo"
 
 
 class TransientJobError(Exception):
@@ -31,27 +34,44 @@ class TransientJobError(Exception):
 # --- Who sees what ---------------------------------------------------------------------
 
 
-def photos_of(user) -> QuerySet[Photo]:
-    """The photos `user` may see: their own; staff see every photo."""
+def may_view_any_photo(user) -> bool:
+    """Staff granted photos.view_any_photo (explicitly, or as superusers); being staff is not enough."""
+    return user.is_authenticated and user.is_active and user.is_staff and user.has_perm(VIEW_ANY_PHOTO)
+
+
+def photos_of(user, *, viewing: bool = True) -> QuerySet[Photo]:
+    """The photos `user` may see (`viewing`) or change: their own; staff with photos.view_any_photo may
+    view every photo, and change none but their own."""
     if not user.is_authenticated:
         return Photo.objects.none()
-    return Photo.objects.all() if user.is_staff else Photo.objects.filter(owner=user)
+    return Photo.objects.all() if viewing and may_view_any_photo(user) else Photo.objects.filter(owner=user)
 
 
 def colorizations_of(user) -> QuerySet[Colorization]:
     if not user.is_authenticated:
         return Colorization.objects.none()
     everything = Colorization.objects.select_related("photo", "model_version")
-    return everything if user.is_staff else everything.filter(photo__owner=user)
+    return everything if may_view_any_photo(user) else everything.filter(photo__owner=user)
 
 
-def get_photo_for(user, photo_id) -> Photo:
-    """The photo, or 404 when it does not exist or is not `user`'s."""
-    return get_object_or_404(photos_of(user), pk=photo_id)
+def get_photo_for(user, photo_id, *, viewing: bool = True, what: str = "photo") -> Photo:
+    """The photo, or 404 when it does not exist or `user` may not see it (change it, unless `viewing`).
+    Another user's photo opened with photos.view_any_photo is written to the audit log."""
+    photo = get_object_or_404(photos_of(user, viewing=viewing), pk=photo_id)
+    log_other_users_photo(user, photo, what)
+    return photo
 
 
-def get_colorization_for(user, colorization_id) -> Colorization:
-    return get_object_or_404(colorizations_of(user), pk=colorization_id)
+def get_colorization_for(user, colorization_id, *, what: str = "result") -> Colorization:
+    job = get_object_or_404(colorizations_of(user), pk=colorization_id)
+    log_other_users_photo(user, job.photo, f"{what} {job.pk}")
+    return job
+
+
+def log_other_users_photo(user, photo: Photo, what: str) -> None:
+    if photo.owner_id != user.pk:
+        audit.info("user %s (id %s) viewed the %s of photo %s, owned by user id %s", user.get_username(), user.pk,
+                   what, photo.pk, photo.owner_id)
 
 
 def unfinished_jobs(user) -> list[Colorization]:
