@@ -91,8 +91,18 @@ def test_notes_are_kept_with_the_photo(alice):
 def test_it_validates_ownership(photo, stranger, staff, alice):
     assert list(services.photos_of(alice)) == [photo]
     assert list(services.photos_of(stranger)) == []
-    assert list(services.photos_of(staff)) == [photo]
+    assert list(services.photos_of(staff)) == []  # being staff is not enough: photos.view_any_photo is
     assert list(services.colorizations_of(stranger)) == []
+
+
+def test_view_any_photo_lets_staff_view_but_not_change_other_users_photos(photo, staff):
+    from django.contrib.auth.models import Permission, User
+
+    staff.user_permissions.add(Permission.objects.get(codename="view_any_photo"))
+    staff = User.objects.get(pk=staff.pk)
+
+    assert list(services.photos_of(staff)) == [photo]
+    assert list(services.photos_of(staff, viewing=False)) == []
 
 
 def test_unfinished_jobs_are_the_users_own(photo, stranger, alice):
