@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 
 from django.conf import settings
@@ -29,6 +30,10 @@ VIEW_ANY_PHOTO = "photos.view_any_photo"
 
 class TransientJobError(Exception):
     """A colorization hit a problem that may go away (storage, database, GPU memory); the task retries."""
+
+
+class MissingOriginal(Exception):
+    """The stored original is gone: retrying cannot bring it back."""
 
 
 # --- Who sees what ---------------------------------------------------------------------
@@ -100,7 +105,9 @@ def default_render_size() -> int:
 def accept_upload(owner, upload: UploadedFile) -> Photo:
     """Check an uploaded file, store it with its renditions and queue its colorization.
 
-    Raises images.UploadRejected (nothing stored) when the file cannot be used.
+    Raises images.UploadRejected (nothing stored) when the file cannot be used. The stored files are
+    removed only when the rows did not commit: once they have, nothing (an event or task send after
+    the commit, the request being cancelled) can leave a photo without its files.
     """
     inspected = images.inspect_upload(
         upload, upload.size, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS
@@ -109,6 +116,7 @@ def accept_upload(owner, upload: UploadedFile) -> Photo:
     photo = Photo(owner=owner, original_name=name, format=inspected.format, width=inspected.width,
                   height=inspected.height, size=upload.size, notes=inspected.notes)
     stored = []
+    committed = []
     try:
         upload.seek(0)
         photo.original.save(name, upload, save=False)
@@ -121,10 +129,12 @@ def accept_upload(owner, upload: UploadedFile) -> Photo:
         stored.append(photo.preview.name)
         with transaction.atomic():
             photo.save()
+            transaction.on_commit(lambda: committed.append(True))  # the first callback of the commit
             request_colorization(photo, render_size=default_render_size())
     except BaseException:
-        for stored_name in stored:  # a failed upload leaves nothing behind
-            default_storage.delete(stored_name)
+        if not committed:
+            for stored_name in stored:  # a failed upload leaves nothing behind
+                default_storage.delete(stored_name)
         raise
     log.info("user %s uploaded photo %s (%dx%d %s)", owner.pk, photo.pk, photo.width, photo.height, photo.format)
     return photo
@@ -135,8 +145,10 @@ def request_colorization(photo: Photo, *, render_size: int, seed: int | None = N
     """Queue a colorization of `photo`; its task is sent once the transaction commits."""
     job = Colorization.objects.create(photo=photo, render_size=render_size, seed=seed, requested_version=version)
     job.photo = photo
-    # Tell the page first: once the task is sent, a worker may already report "running".
-    transaction.on_commit(lambda: (events.job_changed(job), send_task(job)))
+    # Tell the page first: once the task is sent, a worker may already report "running". Each runs on its
+    # own (robust: an error is logged): a failed event never keeps the task from being sent.
+    transaction.on_commit(lambda: events.job_changed(job), robust=True)
+    transaction.on_commit(lambda: send_task(job), robust=True)
     return job
 
 
@@ -184,7 +196,7 @@ def run_colorization(colorization_id) -> None:
             version, files = colorize(job)
     except NoActiveModel:
         fail(job, "No colorization model is active yet. Once an administrator activates one, re-run this photo.")
-    except images.UnreadableImage as exc:
+    except (images.UnreadableImage, MissingOriginal) as exc:
         log.warning("colorization %s: %s", job.pk, exc)
         fail(job, str(exc))
     except Exception as exc:
@@ -216,7 +228,11 @@ def colorize(job: Colorization) -> tuple[ModelVersion, dict[str, str]]:
         raise NoActiveModel("No model version is active yet.")
     colorizer = get_colorizer(version)
     photo = job.photo
-    with photo.original.open("rb") as handle:
+    try:
+        handle = photo.original.open("rb")
+    except FileNotFoundError:
+        raise MissingOriginal("The uploaded file of this photo is missing. Delete this photo and upload it again.")
+    with handle:
         original = images.open_original(handle)
     result = colorizer.colorize(original, render_size=job.render_size, seed=job.seed)
     base = f"results/{photo.pk}/{job.pk}"
@@ -240,8 +256,16 @@ def fail(job: Colorization, message: str) -> None:
 
 
 def describe(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
+    """What went wrong, for the user: never a server path (an OSError says only its reason)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    else:
+        text = SERVER_PATH.sub("<file>", str(exc)).strip() or type(exc).__name__
     return text[:300]
+
+
+# An absolute path in an error's text, quoted or not ('/srv/hue/media/photos/…/original.jpg').
+SERVER_PATH = re.compile(r"""'?(?:[A-Za-z]:)?[/\\](?:[^\s'"/\\]+[/\\])+[^\s'"]*'?""")
 
 
 def requeue_stalled_jobs() -> jobs.ReaperReport:
