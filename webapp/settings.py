@@ -9,6 +9,7 @@ Two profiles:
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -75,6 +76,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "axes",  # sign-in throttling
+    "django_ratelimit",
     "webapp.core",
     "webapp.registry",
     "webapp.accounts",
@@ -92,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # answers a locked-out sign-in (429, accounts/locked_out.html)
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -140,6 +144,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses sign-ins while an account or an address is locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Sign-in throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one account, or from
+# one address, sign-ins for it pause for LOGIN_LOCKOUT_MINUTES.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account and per address
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "webapp.accounts.throttle.locked_out"
+AXES_CLIENT_IP_CALLABLE = "webapp.accounts.throttle.client_ip"
+# Sign-ups (django-ratelimit, counted in the Redis cache): this many accounts per address and hour.
+SIGNUP_RATE = os.environ.get("SIGNUP_RATE", "10/h")
+RATELIMIT_FAIL_OPEN = True  # with the cache down, sign-ups go on (sign-in throttling lives in the database)
+RATELIMIT_IP_META_KEY = "webapp.accounts.throttle.client_ip"
+# Django's own Redis cache increments atomically; django-ratelimit just does not list it.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -324,7 +348,8 @@ SECURE_HSTS_PRELOAD = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("BEHIND_TLS_PROXY", PRODUCTION):
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", PRODUCTION)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
