@@ -241,8 +241,8 @@ CELERY_TASK_ROUTES = {
     "worker.tasks.colorize_photo": {"queue": "inference"},
     "worker.tasks.run_finetune": {"queue": "training"},
     "worker.tasks.check_dataset": {"queue": "training"},
-    # Short periodic chores; the inference workers also consume this queue, and take from it
-    # between colorizations, so a backlog of photos never delays rescuing a lost job.
+    # Short periodic chores, on a worker of their own (Procfile, docker-compose.yml): a backlog of
+    # photos on the inference workers never delays rescuing a lost job.
     "worker.tasks.requeue_stalled_jobs": {"queue": "maintenance"},
     "worker.tasks.requeue_stalled_finetunes": {"queue": "maintenance"},
 }

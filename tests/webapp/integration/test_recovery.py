@@ -1,12 +1,15 @@
 """No job is lost or stuck when a worker dies mid-job or Redis forgets its queue."""
 
+import threading
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from tests.webapp import samples
 from tests.webapp.conftest import upload
-from tests.webapp.harness import WorkerProcess, celery_broker, wait_for, worker_env, worker_in_thread
+from tests.webapp.harness import ROOT, WorkerProcess, celery_broker, wait_for, worker_env, worker_in_thread
 from webapp.core.jobs import JobState
 from webapp.photos import services
 from webapp.photos.models import Colorization
@@ -68,3 +71,60 @@ def test_a_job_whose_worker_is_killed_mid_job_finishes_after_a_restart(alice, ti
     assert job.state == JobState.DONE, f"{job.message}\n{second.output()}"
     assert job.attempts == 2
     assert (media_storage / job.result.name).exists()
+
+
+def test_a_backlog_of_long_jobs_never_starves_the_stalled_job_reaper(alice, tiny_model, private_redis, tmp_path,
+                                                                      media_storage, monkeypatch, settings):
+    """The inference worker is busy with a long job and more wait behind it; a job whose worker died is
+    requeued by the maintenance worker within two reaper intervals all the same."""
+    interval = 10  # JOB_REAPER_INTERVAL: beat's reaper message expires after this long
+    lost = services.accept_upload(alice, upload(samples.gray_jpeg(64, 48, seed=99), name="lost.jpg"))
+    stalled = lost.colorizations.get()
+    Colorization.objects.filter(pk=stalled.pk).update(state=JobState.RUNNING, attempts=1,
+                                                      heartbeat_at=timezone.now() - timedelta(hours=1))
+    release, busy = threading.Event(), threading.Event()
+
+    def long_job(job):
+        busy.set()
+        release.wait(300)  # a long photo: the worker takes nothing else until it ends
+        raise services.images.UnreadableImage("stopped by the test")
+
+    monkeypatch.setattr(services, "colorize", long_job)
+    env = worker_env(private_redis.url, media_storage, tmp_path, JOB_STALLED_AFTER="1",
+                     JOB_REAPER_INTERVAL=str(interval))
+    with celery_broker(private_redis.url) as app:
+        for n in range(4):  # the backlog
+            services.accept_upload(alice, upload(samples.gray_jpeg(64, 48, seed=n)))
+        maintenance = WorkerProcess(env, tmp_path / "maintenance.log", "--hostname", "maintenance@%h",
+                                    queues=maintenance_queues())
+        try:
+            with worker_in_thread(app, queues=inference_queues()):
+                busy.wait(120)
+                wait_for(lambda: " ready." in maintenance.log.read_text(errors="replace"), timeout=120,
+                         message="the maintenance worker to start")
+                entry = settings.CELERY_BEAT_SCHEDULE["requeue-stalled-jobs"]
+                app.send_task(entry["task"], expires=interval)  # what beat sends every interval
+
+                wait_for(lambda: states([stalled]) == ["queued"], timeout=2 * interval,
+                         message=f"the stalled job to be requeued\n{maintenance.output()}")
+                assert busy.is_set() and not release.is_set()  # the inference worker was busy all along
+                release.set()
+        finally:
+            release.set()
+            maintenance.stop()
+
+
+def procfile_queues(process: str) -> str:
+    command = next(line.split(":", 1)[1] for line in (ROOT / "Procfile").read_text().splitlines()
+                   if line.startswith(f"{process}:"))
+    words = command.split()
+    return words[words.index("--queues") + 1]
+
+
+def inference_queues() -> tuple[str, ...]:
+    """The queues `make run`'s inference worker consumes."""
+    return tuple(procfile_queues("inference").split(","))
+
+
+def maintenance_queues() -> str:
+    return procfile_queues("maintenance")
