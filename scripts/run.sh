@@ -32,4 +32,5 @@ cat <<MSG
   Stop everything with Ctrl-C.
 
 MSG
-exec honcho start --procfile Procfile $processes
+# A process that crashes is started again (with a log line); Ctrl-C stops them all.
+exec python scripts/supervise.py --procfile Procfile $processes
