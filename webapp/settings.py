@@ -314,6 +314,9 @@ TRAINING_DIR = Path(os.environ.get("TRAINING_DIR", VAR_DIR / "training"))  # a t
 FINETUNE_LOADER_WORKERS = env_int("FINETUNE_LOADER_WORKERS", 2)  # photo-decoding processes while training
 FINETUNE_CACHE_BYTES = env_int("FINETUNE_CACHE_BYTES", 4 * 1024**3)  # memory for decoded photos kept across epochs
 FINETUNE_EVAL_FID = env_bool("FINETUNE_EVAL_FID", True)  # score candidates with FID too (slower on a CPU)
+# While this file exists, training workers save their progress after every step and hold after each save
+# until `<file>.held` (naming the job and step) or the file is removed: step through a run to inspect it.
+FINETUNE_HOLD_FILE = os.environ.get("FINETUNE_HOLD_FILE", "")
 FINETUNE_STALLED_AFTER = env_float("FINETUNE_STALLED_AFTER", 120)  # no heartbeat this long: interrupted (s)
 # Extra colorizer.train.TrainConfig fields for every job, as JSON, e.g. {"compile": true} on a GPU;
 # not the ones each job sets itself (webapp.finetune.options).

@@ -1,7 +1,6 @@
 """No job is lost or stuck when a worker dies mid-job or Redis forgets its queue."""
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -31,8 +30,10 @@ def test_jobs_waiting_while_redis_is_emptied_and_restarted_still_finish(alice, t
     private_redis.empty_and_restart()
 
     assert private_redis.client().llen("inference") == 0  # ...and are gone
+    # Queued longer ago than JOB_RESEND_QUEUED_AFTER (instead of waiting that long).
+    Colorization.objects.filter(pk__in=[job.pk for job in jobs]).update(
+        enqueued_at=timezone.now() - timedelta(seconds=1))
     with celery_broker(private_redis.url) as app, worker_in_thread(app):
-        time.sleep(1)
         assert states(jobs) == ["queued"] * 3  # nothing left to deliver them
         from worker.tasks import requeue_stalled_jobs
 
@@ -57,7 +58,8 @@ def test_a_job_whose_worker_is_killed_mid_job_finishes_after_a_restart(alice, ti
         first.kill()
     finally:
         first.kill()
-    time.sleep(3)  # longer than JOB_STALLED_AFTER
+    # Its last heartbeat as long ago as JOB_STALLED_AFTER (instead of waiting that long).
+    Colorization.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=3))
     assert states([job]) == ["running"], "nothing but the reaper can rescue it now"
 
     second = WorkerProcess(env, tmp_path / "worker-2.log", "--hostname", "second@%h", "--beat",
