@@ -499,3 +499,9 @@ def test_staff_browse_photos_and_jobs_in_the_admin_without_file_links(client, do
         response = client.get(url)
         assert response.status_code == 200, url
         assert b"/media-not-served/" not in response.content, url
+
+
+def test_every_page_carries_a_content_security_policy(client, alice):
+    for url in ("/", "/accounts/login/", "/admin/login/"):
+        policy = client.get(url)["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "object-src 'none'" in policy and "frame-ancestors 'none'" in policy
