@@ -122,3 +122,13 @@ def test_behind_the_proxy_the_address_is_the_one_the_proxy_appended(settings, rf
     assert client_ip(request) == "198.51.100.20"
     settings.BEHIND_TLS_PROXY = False
     assert client_ip(request) == "10.0.0.2"
+
+
+def test_a_sign_in_made_in_code_without_an_address_is_recorded(alice):
+    """force_login and other sign-ins outside a request have no address: nothing invalid is stored for it
+    (PostgreSQL refuses anything but an address in the access log)."""
+    from axes.models import AccessLog
+
+    Client().force_login(alice)
+
+    assert AccessLog.objects.get(username="alice").ip_address is None

@@ -4,14 +4,15 @@ from django.conf import settings
 from django.shortcuts import render
 
 
-def client_ip(request) -> str:
-    """The address a request came from. Behind the TLS proxy (BEHIND_TLS_PROXY) that is the address the
-    proxy appended to X-Forwarded-For (the last one: earlier ones are whatever the client sent)."""
+def client_ip(request) -> str | None:
+    """The address a request came from (None when it has none, e.g. a sign-in made in code). Behind the
+    TLS proxy (BEHIND_TLS_PROXY) that is the address the proxy appended to X-Forwarded-For (the last one:
+    earlier ones are whatever the client sent)."""
     if settings.BEHIND_TLS_PROXY:
         forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
         if forwarded:
             return forwarded[-1]
-    return request.META.get("REMOTE_ADDR") or "unknown"
+    return request.META.get("REMOTE_ADDR") or None
 
 
 def locked_out(request, original_response=None, credentials=None):
@@ -21,4 +22,4 @@ def locked_out(request, original_response=None, credentials=None):
 
 
 def signup_key(group, request) -> str:
-    return client_ip(request)
+    return client_ip(request) or ""
