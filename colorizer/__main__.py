@@ -1,6 +1,7 @@
 """The engine's command line.
 
     python -m colorizer train --train-dir photos/train --out-dir runs/unet --gan-epochs 20
+    python -m colorizer nogan --train-dir photos/train --init colorizer/weights/default.safetensors --out-dir RUN
     python -m colorizer eval --weights runs/unet/generator.safetensors --data photos/val --baseline gray
     python -m colorizer eval --predictions runs/unet/predictions --data photos/val    # images made elsewhere
     python -m colorizer colorize old.jpg colour.jpg [--weights W] [--render-size 256] [--seed 7]
@@ -24,6 +25,19 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     add_train_arguments(commands.add_parser("train", help="train a generator (resumes from --out-dir)"))
+
+    add_nogan_arguments(commands.add_parser("nogan", help="the default model's recipe: cached-encoder decoder "
+                                                         "pre-training, critic, short GAN phase (resumes)"))
+
+    sweep = commands.add_parser("temperature", help="score a generator at several annealed-mean "
+                                                     "temperatures on a nogan run's held-out training photos")
+    sweep.add_argument("--out-dir", required=True, help="the nogan run folder")
+    sweep.add_argument("--weights", required=True, help="a generator file (a regression one is scored once)")
+    sweep.add_argument("--values", default="0.2,0.3,0.38,0.5,0.7,1.0",
+                       type=lambda text: [float(x) for x in text.split(",")], help="temperatures to score")
+    sweep.add_argument("--no-fid", action="store_true")
+    sweep.add_argument("--write", nargs=2, metavar=("T", "OUT"), help="instead of scoring: write the generator "
+                                                                     "with annealed-mean temperature T to OUT")
 
     evaluate = commands.add_parser("eval", help="score a generator (or its predictions) on a folder of colour photos")
     scored = evaluate.add_mutually_exclusive_group(required=True)
@@ -60,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        return {"train": run_train, "eval": run_eval, "colorize": run_colorize, "bench": run_bench,
+        return {"train": run_train, "nogan": run_nogan, "temperature": run_temperature, "eval": run_eval,
+                "colorize": run_colorize, "bench": run_bench,
                 "export": run_export}[args.command](args)
     except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -132,6 +147,63 @@ def run_train(args) -> int:
     print(json.dumps({"generator": result.generator_path, "val": result.val_metrics, "curves": result.curves,
                       "samples": result.sample_grid, "global_step": result.global_step,
                       "data": {name: scan["summary"] for name, scan in result.data.items()}}, indent=1))
+    return 0
+
+
+def add_nogan_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per NoGANConfig field (--gan-steps for gan_steps), its default from the config."""
+    import dataclasses
+
+    from colorizer.nogan import NoGANConfig
+
+    for f in dataclasses.fields(NoGANConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.name == "init_generator":
+            parser.add_argument("--init", dest=f.name, required=True, help="generator .safetensors to start from")
+        elif f.default is dataclasses.MISSING:
+            parser.add_argument(flag, dest=f.name, required=True)
+        elif isinstance(f.default, bool):
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default)
+        elif isinstance(f.default, tuple):
+            parser.add_argument(flag, dest=f.name, default=f.default,
+                                type=lambda text: tuple(float(x) for x in text.split(",")))
+        else:
+            plain = type(f.default) if f.default is not None else str
+            kind = {"int | None": int, "str | None": str}.get(str(f.type), plain)
+            parser.add_argument(flag, dest=f.name, type=kind, default=f.default)
+
+
+def run_nogan(args) -> int:
+    import dataclasses
+
+    from colorizer.nogan import NoGANConfig, train_nogan
+
+    config = NoGANConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(NoGANConfig)})
+    state = train_nogan(config)
+    print(json.dumps({"phase": state.phase, "history": state.history}, indent=1))
+    return 0
+
+
+def run_temperature(args) -> int:
+    from colorizer.checkpoint import load_generator, save_generator
+    from colorizer.evaluate import format_table
+    from colorizer.model import GeneratorConfig
+    from colorizer.nogan import NoGANConfig, sweep_temperatures
+
+    if args.write:
+        state, config, extra = load_generator(args.weights)
+        config = GeneratorConfig.from_dict({**config, "temperature": float(args.write[0])})  # validates T
+        if config.head != "bins":
+            raise ValueError(f"{args.weights} has no bins head: it has no temperature")
+        save_generator(args.write[1], state, config.to_dict(), extra={**extra, "temperature": config.temperature})
+        print(args.write[1])
+        return 0
+
+    settings = json.loads((Path(args.out_dir) / "config.json").read_text())
+    settings["betas"] = tuple(settings["betas"])
+    result = sweep_temperatures(NoGANConfig(**settings), args.weights, args.values, fid=not args.no_fid,
+                                log=lambda line: print(line, file=sys.stderr))
+    print(format_table(result))
     return 0
 
 

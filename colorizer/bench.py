@@ -4,6 +4,9 @@
   included) for the paper's U-Net and the EfficientNet-Lite0 U-Net: on CUDA at batch 16
   and 64, fp32 against bf16 + channels_last (+ torch.compile unless --quick); on a CPU a
   small-batch figure.
+- CPU training images/s of the EfficientNet-Lite0 U-Net's L1 stage at 128 px, batch 16, in each
+  mode: the whole network, channels_last, bf16 autocast, a frozen encoder, and the decoder alone on
+  cached encoder features (colorizer.feature_cache) with each head and loss of the NoGAN recipe.
 - Inference images/s on the GPU at batch 64.
 - CPU latency of one 256x256 forward pass of each generator.
 - End to end, decode -> colorize -> encode, of a 1024x768 and a 12 MP JPEG (a gray photo,
@@ -63,6 +66,12 @@ def run(quick: bool = False) -> dict:
             figures[f"train/{label}/cpu/batch{batch}"] = rate
             print(f"  {label:26s} batch {batch:3d} cpu fp32 {rate:9.2f}")
 
+    print(f"\nCPU training, EfficientNet-Lite0 U-Net L1 stage, 128 px, batch 16, "
+          f"{torch.get_num_threads()} threads (images/s):")
+    for mode, rate in cpu_training_rates(steps=2 if quick else 6).items():
+        figures[f"cpu_train128/{mode}"] = rate
+        print(f"  {mode:52s} {rate:7.1f}")
+
     if cuda:
         print("\ninference on the GPU, bf16, batch 64, 256x256 (images/s):")
         for label, config in GENERATORS.items():
@@ -120,6 +129,78 @@ def training_rate(config: GeneratorConfig, batch: int, device: torch.device, fas
         step()
     _sync(device)
     return batch * steps / (time.perf_counter() - start)
+
+
+def cpu_training_rates(steps: int, batch: int = 16, size: int = 128) -> dict[str, float]:
+    """Images/s of one optimisation step of the Lite0 U-Net (the shipped one when present) on the CPU."""
+    import torch.nn.functional as F
+
+    from colorizer.checkpoint import save_generator
+    from colorizer.nogan import NoGANConfig, Recipe
+
+    torch.manual_seed(0)
+    start_from = (Colorizer.load(SHIPPED_WEIGHTS, device="cpu") if SHIPPED_WEIGHTS.is_file()
+                  else random_colorizer(GeneratorConfig(arch="efficientnet_lite0"), "cpu"))
+    generator, config = start_from.generator.to(memory_format=torch.contiguous_format), start_from.config
+    L = torch.rand(batch, 1, size, size) * 2 - 1
+    ab = torch.rand(batch, 2, size, size) * 0.6 - 0.3
+    rates = {}
+
+    def timed(step) -> float:
+        step()  # warm-up
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        return batch * steps / (time.perf_counter() - start)
+
+    def whole_network(channels_last: bool, bf16: bool, frozen_encoder: bool):
+        net = build_generator(config, load_pretrained=False)
+        net.load_state_dict(generator.state_dict())
+        net.train()
+        if channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        net.encoder.requires_grad_(not frozen_encoder)
+        optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=2e-4, betas=(0.5, 0.999))
+        x = L.contiguous(memory_format=torch.channels_last) if channels_last else L
+
+        def step():
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                if frozen_encoder:
+                    with torch.no_grad():
+                        features = net.encoder(x)
+                    out = torch.tanh(net.decode(features, x))
+                else:
+                    out = net(x)
+                loss = F.l1_loss(out.float(), ab)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        return step
+
+    rates["whole network, fp32, contiguous"] = timed(whole_network(False, False, False))
+    rates["whole network, fp32, channels_last"] = timed(whole_network(True, False, False))
+    rates["whole network, bf16 autocast, channels_last"] = timed(whole_network(True, True, False))
+    rates["frozen encoder, fp32, channels_last"] = timed(whole_network(True, False, True))
+    with tempfile.TemporaryDirectory() as folder:
+        init = Path(folder) / "init.safetensors"
+        save_generator(init, generator.state_dict(), config.to_dict())
+        with torch.no_grad():
+            features = [f.contiguous(memory_format=torch.channels_last) for f in generator.eval().encoder(L)]
+        modes = {"cached encoder features, tanh head, L1": dict(head="tanh", lambda_feature=0.0),
+                 "cached encoder features, bins head, CE + L1": dict(head="bins", lambda_feature=0.0),
+                 "cached encoder features, bins head, CE + L1 + feature loss": dict(head="bins", lambda_feature=0.1)}
+        for mode, overrides in modes.items():
+            recipe = Recipe(NoGANConfig(train_dir=folder, init_generator=str(init), out_dir=folder, **overrides))
+            recipe.decoder.train()
+
+            def step():
+                loss, _, _ = recipe.generator_losses(recipe.predict(features, L), L, ab)
+                recipe.opt_g.zero_grad(set_to_none=True)
+                loss.backward()
+                recipe.opt_g.step()
+                recipe.update_ema()
+            rates[mode] = timed(step)
+    return {mode: round(rate, 1) for mode, rate in rates.items()}
 
 
 def inference_rate(config: GeneratorConfig, device: torch.device, batch: int, steps: int) -> float:

@@ -7,6 +7,8 @@ anyone allocate more than a supported network: `check_generator_header` refuses 
 beyond the supported sizes, counts the parameters of the network on the meta device (no
 memory), and checks every tensor's name, dtype and shape against it, before `load_generator`
 reads a single tensor.
+
+A training checkpoint is a folder of such files plus state.json (see `save_checkpoint`).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import struct
 from pathlib import Path
 from typing import BinaryIO
 
 import torch
+import torch.nn as nn
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
@@ -242,6 +246,68 @@ def load_state(stem: str | os.PathLike, device: str | torch.device = "cpu"):
         return value
 
     return decode(json.loads(stem.with_suffix(".json").read_text()))
+
+
+# --------------------------------------------------------------------------------------
+# Training checkpoints: safetensors and JSON only, written to a fresh folder and swapped in.
+#
+#   generator.safetensors        G's weights (fp32), in the generator file format
+#   generator_ema.safetensors    the EMA of G (when the run keeps one)
+#   discriminator.safetensors    D's weights, its config in the metadata
+#   optimizer_<name>.{json,safetensors}, rng.{json,safetensors}    via save_state
+#   state.json                   the loop's state and the run's config; written last, so its
+#                                presence means the folder is complete
+
+
+def save_checkpoint(directory: Path, *, generator: nn.Module, generator_config: dict, ema_generator: nn.Module | None,
+                    discriminator: nn.Module, discriminator_config: dict, optimizers: dict[str, torch.optim.Optimizer],
+                    rng: dict[str, torch.Tensor], state: dict) -> None:
+    """Write a training checkpoint to `directory`, replacing the one there only once complete.
+    optimizers {name: optimizer} become optimizer_<name>; state is JSON (loop state + config)."""
+    fresh = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir(parents=True)
+    save_generator(fresh / "generator.safetensors", generator.state_dict(), generator_config, half=False)
+    if ema_generator is not None:
+        save_generator(fresh / "generator_ema.safetensors", ema_generator.state_dict(), generator_config, half=False)
+    save_tensors(fresh / "discriminator.safetensors", discriminator.state_dict(),
+                 metadata={"config": discriminator_config})
+    for name, optimizer in optimizers.items():
+        save_state(fresh / f"optimizer_{name}", optimizer.state_dict())
+    save_state(fresh / "rng", rng)
+    (fresh / "state.json").write_text(json.dumps(state, indent=1))
+    old = directory.with_name(directory.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if directory.exists():
+        directory.rename(old)
+    fresh.rename(directory)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_checkpoint(directory: Path) -> bool:
+    """Whether `directory` holds a checkpoint, after finishing a swap a crash interrupted."""
+    fresh = directory.with_name(directory.name + ".tmp")
+    if not (directory / "state.json").is_file() and (fresh / "state.json").is_file():
+        shutil.rmtree(directory, ignore_errors=True)
+        fresh.rename(directory)  # state.json is written last: the folder is complete
+    return (directory / "state.json").is_file()
+
+
+def load_checkpoint(directory: Path, *, generator: nn.Module, ema_generator: nn.Module | None,
+                    discriminator: nn.Module, optimizers: dict[str, torch.optim.Optimizer],
+                    device: str | torch.device) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Restore D, the EMA and the optimizers in place; returns (state.json, the RNG states).
+    `generator` already holds the checkpoint's weights (its file also gives its config, so the
+    caller reads it first): an EMA missing from the folder starts from them."""
+    state = json.loads((directory / "state.json").read_text())
+    weights, _ = load_tensors(directory / "discriminator.safetensors")
+    discriminator.load_state_dict(weights)
+    if ema_generator is not None:
+        ema_file = directory / "generator_ema.safetensors"
+        ema_generator.load_state_dict(load_generator(ema_file)[0] if ema_file.is_file() else generator.state_dict())
+    for name, optimizer in optimizers.items():
+        optimizer.load_state_dict(load_state(directory / f"optimizer_{name}", device))
+    return state, load_state(directory / "rng")
 
 
 def _write_atomic(path: Path, payload: bytes) -> None:

@@ -27,6 +27,7 @@ from PIL import Image, ImageOps
 from colorizer import color
 from colorizer.checkpoint import load_generator
 from colorizer.model import GeneratorConfig, build_generator
+from colorizer.precision import autocast
 
 DEFAULT_RENDER_SIZE = 256
 MIN_RENDER_SIZE = 64
@@ -168,7 +169,7 @@ class Colorizer:
 
     def predict_ab(self, L: torch.Tensor, seed: int | None = None) -> torch.Tensor:
         """Normalised L (B, 1, h, w) -> a/b in Lab units (B, 2, h, w), float32 on the CPU."""
-        with self._lock, torch.inference_mode(), self._noise(seed), self._autocast():
+        with self._lock, torch.inference_mode(), self._noise(seed), autocast(self.device):
             x = L.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             ab = self.generator(x)
         return color.denormalize_ab(ab.float()).cpu()
@@ -200,8 +201,3 @@ class Colorizer:
             finally:
                 for module in dropouts:
                     module.eval()
-
-    def _autocast(self):
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()

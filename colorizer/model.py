@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 ARCHITECTURES = ("unet", "resnet18", "efficientnet_lite0")
+HEADS = ("tanh", "bins")
 
 
 @dataclass
@@ -27,6 +28,9 @@ class GeneratorConfig:
     dropout: float = 0.5  # dropout of the innermost decoder blocks: the paper's only source of noise
     decoder_widths: tuple[int, ...] = (256, 128, 96, 64, 32)  # pretrained-encoder decoder, from 1/16 up to 1/1
     encoder_weights: str | None = None  # at training start: "imagenet" (efficientnet_lite0) or a file path; None = random
+    head: str = "tanh"  # pretrained-encoder U-Net output: "tanh" (a/b regression) or "bins" (a/b classification)
+    bin_step: int = 10  # bins head: side of the quantised a/b cells in Lab units (Zhang et al. 2016: 10)
+    temperature: float = 0.38  # bins head: annealed-mean temperature; 1 = the mean, -> 0 the mode
 
     def __post_init__(self):
         if self.arch not in ARCHITECTURES:
@@ -35,6 +39,12 @@ class GeneratorConfig:
             raise ValueError('encoder_weights="imagenet" ships only for efficientnet_lite0 (nothing is downloaded); '
                              f"give {self.arch} a weights file")
         self.decoder_widths = tuple(self.decoder_widths)
+        if self.head not in HEADS:
+            raise ValueError(f"unknown generator head {self.head!r}; expected one of {HEADS}")
+        if self.head == "bins" and self.arch == "unet":
+            raise ValueError('the "bins" head is for the pretrained-encoder U-Nets')
+        if not 0.01 <= self.temperature <= 1:
+            raise ValueError("temperature must be between 0.01 and 1")
 
     @property
     def size_multiple(self) -> int:
@@ -249,7 +259,16 @@ class DecoderBlock(nn.Module):
 
 
 class PretrainedUNet(nn.Module):
-    """A pretrained backbone as the U-Net encoder, a light decoder with skips, tanh to 2 channels."""
+    """A pretrained backbone as the U-Net encoder and a light decoder with skips, ending in one of
+    two heads:
+    - "tanh": a 3x3 conv at full resolution and a tanh to a/b (regression);
+    - "bins": a 1x1 conv at half resolution to logits over the quantised a/b gamut, decoded by
+      the annealed mean and upsampled (classification, colorizer.bins). Colour varies slowly, the
+      photo's own L carries the detail, and the logits cost a quarter as much; the full-resolution
+      decoder block (decoder_widths[4]) is not built.
+    Both return normalised a/b at the input's size, so inference does not care which; training
+    reaches the head's output through `decode`, and can run the decoder on cached encoder features.
+    """
 
     def __init__(self, config: GeneratorConfig, load_pretrained: bool = True):
         super().__init__()
@@ -262,21 +281,45 @@ class PretrainedUNet(nn.Module):
         widths = config.decoder_widths
         if len(widths) != 5:
             raise ValueError("decoder_widths needs 5 entries (strides 16, 8, 4, 2, 1)")
+        depth = 4 if config.head == "bins" else 5
         blocks = []
         in_channels = self.encoder.channels[-1]
-        for index, (skip, width) in enumerate(zip(skips + (config.in_channels,), widths)):
+        for index, (skip, width) in enumerate(list(zip(skips + (config.in_channels,), widths))[:depth]):
             # Dropout on the two deepest decoder blocks: the paper's noise, where it changes colours most.
             blocks.append(DecoderBlock(in_channels, skip, width, dropout=config.dropout if index < 2 else 0.0))
             in_channels = width
         self.decoder = nn.ModuleList(blocks)
-        self.head = nn.Conv2d(in_channels, config.out_channels, kernel_size=3, padding=1)
+        self.temperature = config.temperature
+        if config.head == "bins":
+            from colorizer.bins import ColourBins
+
+            self.bins = ColourBins(config.bin_step)
+            self.head = nn.Conv2d(in_channels, self.bins.count, kernel_size=1)
+        else:
+            self.bins = None
+            self.head = nn.Conv2d(in_channels, config.out_channels, kernel_size=3, padding=1)
+
+    def decode(self, features: list[torch.Tensor], L: torch.Tensor, modules: nn.Module | None = None
+               ) -> torch.Tensor:
+        """Encoder features (strides 2..32) and L (B, 1, H, W) -> the head's output: (B, 2, H, W)
+        for "tanh", (B, Q, H/2, W/2) logits for "bins". `modules` (with .decoder and .head) stands
+        in for this network's own, e.g. a moving average of them."""
+        modules = modules or self
+        x = features[-1]
+        for block, skip in zip(modules.decoder, features[-2::-1] + [L]):
+            x = block(x, skip)
+        return modules.head(x)
+
+    def to_ab(self, head_output: torch.Tensor, size: tuple[int, int], temperature: float | None = None
+              ) -> torch.Tensor:
+        """The head's output -> normalised a/b (B, 2, *size)."""
+        if self.bins is None:
+            return torch.tanh(head_output)
+        ab = self.bins.annealed_mean(head_output, temperature or self.temperature)
+        return F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) -> (B, 2, H, W)
-        features = self.encoder(L)
-        x = features[-1]
-        for block, skip in zip(self.decoder, features[-2::-1] + [L]):
-            x = block(x, skip)
-        return torch.tanh(self.head(x))
+        return self.to_ab(self.decode(self.encoder(L), L), L.shape[-2:])
 
 
 # --------------------------------------------------------------------------------------

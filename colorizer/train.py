@@ -11,17 +11,15 @@ Everything lands in out_dir:
     samples/epoch_NNN.png   grayscale / generated / ground truth rows (the paper's figure 9)
     generator.safetensors   the final generator (fp16): what Colorizer.load reads
 A run restarted with the same out_dir continues from its last checkpoint (resume=True).
+
+Where things live: the update rule (backward_D, backward_G) in colorizer.pix2pix; a run's
+start (folder, photos, networks) in colorizer.train_setup; checkpoint files in colorizer.checkpoint;
+validation, samples, the log and curves in colorizer.monitor. Here: the configs, the run's state,
+its stages, and the Trainer whose epoch loop calls them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import json
-import math
-import os
-import random
-import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
@@ -29,20 +27,17 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
-from PIL import Image
 from tqdm import tqdm
 
-from colorizer import metrics
-from colorizer.checkpoint import load_generator, load_state, load_tensors, save_generator, save_state, save_tensors
-from colorizer.color import denormalize_ab, model_pair_to_rgb, rgb_to_model_pair
-from colorizer.data import Augmentation, TrainingPhotos, augment, cache_bytes, epoch_order, load_photo, scan_images
+# Callers import recover_checkpoint (webapp.finetune) and Pix2Pix (colorizer.bench) from here too.
+from colorizer.checkpoint import load_checkpoint, recover_checkpoint, save_checkpoint, save_generator
+from colorizer.color import rgb_to_model_pair
+from colorizer.data import augment, epoch_order
 from colorizer.inference import pick_device
-from colorizer.model import (DiscriminatorConfig, GANLoss, GeneratorConfig, UNetGenerator, build_discriminator,
-                             build_generator)
-
-LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "G_L1")
+from colorizer.model import DiscriminatorConfig, GeneratorConfig
+from colorizer.monitor import Pace, mean_losses, plot_curves, sample_grid, trim_log, validate, write_log
+from colorizer.pix2pix import LOSS_NAMES, Pix2Pix
+from colorizer.train_setup import build_networks, load_data, resolve_generator, start_run_folder, use_fast_cuda_kernels
 
 
 @dataclass
@@ -119,99 +114,56 @@ class TrainResult:
     data: dict = field(default_factory=dict)  # what the photo scans kept and skipped, per folder
 
 
-# --------------------------------------------------------------------------------------
-# The paper's update rule.
+@dataclass
+class TrainState:
+    """Where a run stands. A checkpoint's state.json holds exactly these fields (and the config),
+    so a cancelled or crashed run resumes at the step it saved."""
+
+    epoch: int = 0  # epochs finished over all stages: the 0-based index of the epoch in progress
+    step_in_epoch: int = 0  # steps done in the epoch in progress (a cancel checkpoints mid-epoch)
+    global_step: int = 0  # optimisation steps done, over all sessions
+    history: list[dict] = field(default_factory=list)  # one record per finished epoch: TrainResult.history
+    epoch_sums: list[float] = field(default_factory=lambda: [0.0] * len(LOSS_NAMES))  # the epoch in progress's
+    #                                                      loss sums, LOSS_NAMES order: its running means resume
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainState":
+        """From a state.json: other keys ("config") are ignored, missing ones take their defaults."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def count_step(self) -> None:
+        self.step_in_epoch += 1
+        self.global_step += 1
+
+    def finish_epoch(self, epoch: int, record: dict) -> None:
+        self.history.append(record)
+        self.epoch, self.step_in_epoch, self.epoch_sums = epoch + 1, 0, [0.0] * len(LOSS_NAMES)
 
 
-def set_requires_grad(net: nn.Module, flag: bool) -> None:
-    for p in net.parameters():
-        p.requires_grad_(flag)
+@dataclass(frozen=True)
+class Stage:
+    """A span of epochs trained one way. A new phase is one more Stage in `stages` (with a flag
+    Pix2Pix reads if it trains differently), not a new branch in the epoch loop."""
+
+    name: str  # the `stage` of progress events and history records: "l1" | "gan"
+    first_epoch: int  # the run's 0-based epoch where this stage begins
+    epochs: int  # how many epochs it lasts (0: skipped)
+    adversarial: bool  # D trains and G meets the GAN loss; False: G alone on L1, no D_* / G_GAN losses
+
+    def epoch_in_stage(self, epoch: int) -> int:
+        """1-based epoch number within the stage."""
+        return epoch - self.first_epoch + 1
 
 
-class Pix2Pix:
-    """Generator, discriminator, their optimisers, and one step of the paper's training."""
-
-    def __init__(self, generator: nn.Module, discriminator: nn.Module, config: TrainConfig, device: torch.device,
-                 mixed_precision: bool | None = None):
-        cuda = device.type == "cuda"
-        # bf16 autocast + channels_last on CUDA (fp32 on the CPU); False gives the plain fp32 baseline.
-        self.mixed_precision = cuda if mixed_precision is None else mixed_precision and cuda
-        self.channels_last = config.channels_last
-        if self.channels_last is None:
-            self.channels_last = self.mixed_precision if cuda else not isinstance(generator, UNetGenerator)
-        self.G, self.D = generator.to(device), discriminator.to(device)
-        if self.channels_last:
-            self.G.to(memory_format=torch.channels_last)
-            self.D.to(memory_format=torch.channels_last)
-        self.G_forward = torch.compile(self.G) if config.compile and cuda else self.G
-        self.D_forward = torch.compile(self.D) if config.compile and cuda else self.D
-        self.criterion = GANLoss(config.gan_mode).to(device)
-        adam = dict(lr=config.lr, betas=(config.beta1, config.beta2), fused=True if cuda else None)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), **adam)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), **adam)
-        self.lambda_l1 = config.lambda_l1
-        self.device = device
-
-    def autocast(self):
-        if self.mixed_precision:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
-    def backward_D(self, L: torch.Tensor, real_ab: torch.Tensor, fake_ab: torch.Tensor):
-        """D learns to call (L, real ab) real and (L, G(L)) fake; the two halves averaged."""
-        with self.autocast():
-            loss_D_fake = self.criterion(self.D_forward(L, fake_ab.detach()), False)
-            loss_D_real = self.criterion(self.D_forward(L, real_ab), True)
-            loss_D = (loss_D_fake + loss_D_real) * 0.5
-        loss_D.backward()
-        return loss_D_real.detach(), loss_D_fake.detach()
-
-    def backward_G(self, L: torch.Tensor, real_ab: torch.Tensor, fake_ab: torch.Tensor, adversarial: bool):
-        """G learns to fool D while staying near the truth: GAN + lambda * L1 (L1 alone in stage 1)."""
-        with self.autocast():
-            loss_G_L1 = F.l1_loss(fake_ab.float(), real_ab) * self.lambda_l1
-            if adversarial:
-                loss_G_GAN = self.criterion(self.D_forward(L, fake_ab), True, for_discriminator=False)
-            else:
-                loss_G_GAN = torch.zeros((), device=L.device)
-            loss_G = loss_G_GAN + loss_G_L1
-        loss_G.backward()
-        return loss_G_GAN.detach(), loss_G_L1.detach()
-
-    def optimize(self, L: torch.Tensor, real_ab: torch.Tensor, adversarial: bool = True) -> torch.Tensor:
-        """One step on a batch: L (B, 1, S, S), real ab (B, 2, S, S), both normalised.
-        Returns the losses (4,) D_real, D_fake, G_GAN, G_L1 (zeros for D in stage 1), on the device."""
-        if self.channels_last:
-            L = L.contiguous(memory_format=torch.channels_last)
-            real_ab = real_ab.contiguous(memory_format=torch.channels_last)
-        with self.autocast():
-            fake_ab = self.G_forward(L)  # (B, 2, S, S)
-        zero = torch.zeros((), device=L.device)
-        loss_D_real = loss_D_fake = zero
-        if adversarial:
-            set_requires_grad(self.D, True)
-            self.opt_D.zero_grad(set_to_none=True)
-            loss_D_real, loss_D_fake = self.backward_D(L, real_ab, fake_ab)
-            self.opt_D.step()
-            set_requires_grad(self.D, False)  # G's step needs no gradients for D's weights
-        self.opt_G.zero_grad(set_to_none=True)
-        loss_G_GAN, loss_G_L1 = self.backward_G(L, real_ab, fake_ab, adversarial)
-        self.opt_G.step()
-        return torch.stack([loss_D_real, loss_D_fake, loss_G_GAN, loss_G_L1])
-
-
-class EMA:
-    """An exponential moving average of the generator, with a warm-up so short runs still move."""
-
-    def __init__(self, generator: nn.Module, decay: float):
-        self.model = copy.deepcopy(generator).eval().requires_grad_(False)
-        self.decay = decay
-
-    @torch.no_grad()
-    def update(self, generator: nn.Module, step: int) -> None:
-        decay = min(self.decay, (1 + step) / (10 + step))
-        torch._foreach_lerp_(list(self.model.parameters()), list(generator.parameters()), 1 - decay)
-        torch._foreach_copy_(list(self.model.buffers()), list(generator.buffers()))  # BatchNorm statistics
+def stages(config: TrainConfig) -> list[Stage]:
+    """Stage 1, the generator alone on L1 (the paper pre-trains its ResNet18 U-Net so); stage 2,
+    the paper's alternating D and G steps on GAN + lambda * L1."""
+    return [Stage("l1", 0, config.l1_epochs, adversarial=False),
+            Stage("gan", config.l1_epochs, config.gan_epochs, adversarial=True)]
 
 
 # --------------------------------------------------------------------------------------
@@ -235,362 +187,225 @@ def train(config: TrainConfig, on_progress: Callable[[dict], None] | None = None
     checkpoint (resumable mid-epoch), writes the generator so far and returns with
     cancelled=True.
     """
-    out_dir = Path(config.out_dir)
-    checkpoint_dir = out_dir / "checkpoints"
-    device = pick_device(config.device)
-    cuda = device.type == "cuda"
-    if cuda:
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
-    resuming = config.resume and recover_checkpoint(checkpoint_dir)
-    if not resuming and out_dir.exists():
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
-        (out_dir / "log.jsonl").unlink(missing_ok=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    notify = on_progress or (lambda event: None)
-    stop_requested = should_stop or (lambda: False)
+    return Trainer(config, on_progress, should_stop).run()
 
-    # ---- the generator: fresh, fine-tuned from a generator file, or resumed (its file's config wins)
-    generator_config, init_state = config.generator, None
-    if resuming or config.init_generator:
-        source = checkpoint_dir / "generator.safetensors" if resuming else config.init_generator
-        init_state, generator_dict, _ = load_generator(source)
-        generator_config = GeneratorConfig.from_dict(generator_dict)
-    crop_size = config.crop_size or config.image_size
-    for name, size in (("image_size", config.image_size), ("crop_size", crop_size)):
-        if size % generator_config.size_multiple:
-            raise ValueError(f"{name} {size} must be a multiple of {generator_config.size_multiple} for this generator")
-    config = TrainConfig.from_dict({**config.to_dict(), "generator": generator_config.to_dict()})
 
-    # ---- data
-    train_paths, val_paths, data_summary = split_photos(config)
-    batch_size = min(config.batch_size, len(train_paths))
-    use_cache = config.cache_images
-    if use_cache is None:
-        use_cache = cuda and (cache_bytes(len(train_paths), config.image_size)
-                              < torch.cuda.get_device_properties(device).total_memory / 4)
-    photos = TrainingPhotos(train_paths, config.image_size, device, cache=use_cache, num_workers=config.num_workers)
-    val_batch = torch.stack([load_photo(p, config.image_size) for p in val_paths]).to(device)  # uint8 (V, 3, S, S)
-    augmentation = Augmentation(config.min_crop_scale, config.max_rotation, max_crop_scale=config.max_crop_scale,
-                                out_size=crop_size)
-    steps_per_epoch = len(photos) // batch_size
-    total_epochs = config.l1_epochs + config.gan_epochs
-    total_steps = total_epochs * steps_per_epoch
-    if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
+class Trainer:
+    """One train() call: the setup, then `run`, whose loop reads as the paper's training."""
 
-    # ---- networks, optimisers, random streams
-    torch.manual_seed(config.seed)
-    generator = build_generator(generator_config, load_pretrained=init_state is None)
-    if init_state is not None:
-        generator.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in init_state.items()})
-    model = Pix2Pix(generator, build_discriminator(config.discriminator), config, device)
-    ema = EMA(model.G, config.ema_decay) if config.ema_decay > 0 else None
-    augment_rng = torch.Generator().manual_seed(config.seed)
-    state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [], "epoch_sums": [0.0] * 4}
-    if resuming:
-        state = load_checkpoint(checkpoint_dir, model, ema, augment_rng, device)
-        trim_log(out_dir / "log.jsonl", state["global_step"])
+    def __init__(self, config: TrainConfig, on_progress: Callable[[dict], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None):
+        self.out_dir = Path(config.out_dir)
+        self.checkpoint_dir = self.out_dir / "checkpoints"
+        self.device = pick_device(config.device)
+        if self.device.type == "cuda":
+            use_fast_cuda_kernels()
+        resuming = config.resume and recover_checkpoint(self.checkpoint_dir)
+        start_run_folder(self.out_dir, self.checkpoint_dir, resuming)
+        self.notify = on_progress or (lambda event: None)
+        self.should_stop = should_stop or (lambda: False)
+        self.config, init_weights = resolve_generator(config, self.checkpoint_dir if resuming else None)
+        self.data = load_data(self.config, self.device)
+        self.stages = stages(self.config)
+        self.total_epochs = sum(stage.epochs for stage in self.stages)
+        self.total_steps = self.total_epochs * self.data.steps_per_epoch
+        if self.config.max_steps is not None:
+            self.total_steps = min(self.total_steps, self.config.max_steps)
+        self.model, self.ema = build_networks(self.config, init_weights, self.device)
+        self.augment_rng = torch.Generator().manual_seed(self.config.seed)  # crops and rotations
+        self.state = TrainState()
+        if resuming:
+            self.resume()
+        self.last_grid = self.state.history[-1]["sample_grid"] if self.state.history else None  # latest PNG
+        self.curves_path: str | None = None  # curves.png, once drawn this session
 
     # ---- the loop
-    log = open(out_dir / "log.jsonl", "a")
-    write_log(log, {"kind": "data", "global_step": state["global_step"], **data_summary})
-    if config.progress_bar:
-        for name, scan in data_summary.items():
-            tqdm.write(f"{name}: {scan['summary']} in {scan['root']}")
-    bar = tqdm(total=total_steps, initial=min(state["global_step"], total_steps), disable=not config.progress_bar,
-               unit="step", dynamic_ncols=True)
-    session_start, session_steps = time.perf_counter(), 0
-    cancelled = stopped = False
-    last_grid = state["history"][-1]["sample_grid"] if state["history"] else None
-    curves_path = None
-    try:
-        for epoch in range(state["epoch"], total_epochs):
-            if state["global_step"] >= total_steps:
-                break
-            stage = "l1" if epoch < config.l1_epochs else "gan"
-            epoch_start = window_start = time.perf_counter()
-            window_steps = 0
-            sums = torch.tensor(state["epoch_sums"], device=device)
-            for images in photos.batches(epoch_order(len(photos), config.seed, epoch), batch_size,
-                                         skip=state["step_in_epoch"]):
-                rgb = augment(images, augmentation, augment_rng)  # (B, 3, S, S) in [0, 1]
-                L, real_ab = rgb_to_model_pair(rgb)  # (B, 1, S, S), (B, 2, S, S)
-                sums += model.optimize(L, real_ab, adversarial=stage == "gan")
-                state["step_in_epoch"] += 1
-                state["global_step"] += 1
-                session_steps += 1
-                window_steps += 1
-                if ema is not None:
-                    ema.update(model.G, state["global_step"])
-                bar.update(1)
-                last_of_epoch = state["step_in_epoch"] == steps_per_epoch
-                if state["global_step"] % config.log_every == 0 or last_of_epoch:
-                    losses = mean_losses(sums, state["step_in_epoch"], stage)
-                    now = time.perf_counter()
-                    eta = (total_steps - state["global_step"]) * (now - session_start) / session_steps
-                    event = progress_event("step", stage, epoch, config, state, steps_per_epoch, total_steps, losses,
-                                           eta, images_per_second=window_steps * batch_size / (now - window_start))
-                    write_log(log, event)
-                    bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if v is not None}, refresh=False)
-                    notify(event)
-                    window_start, window_steps = time.perf_counter(), 0
-                if stop_requested():
-                    cancelled = True
+
+    def run(self) -> TrainResult:
+        """Epoch after epoch: train it, then validate, draw, checkpoint and report it."""
+        self.open_reporting()
+        ended = "done"
+        try:
+            for epoch in range(self.state.epoch, self.total_epochs):
+                if self.state.global_step >= self.total_steps:
                     break
-                if state["global_step"] >= total_steps and not last_of_epoch:
-                    stopped = True  # max_steps, mid-epoch
+                ended = self.train_epoch(epoch)
+                if ended != "done":
                     break
-            state["epoch_sums"] = sums.tolist()
-            if cancelled:
+                self.end_epoch(epoch)
+        finally:
+            self.bar.close()
+            self.log.close()
+        return self.finish(ended)
+
+    def train_epoch(self, epoch: int) -> str:
+        """One epoch of the paper's step on every batch: a D step (backward_D), then a G step
+        (backward_G). Returns "done" at the epoch's end, "cancelled" when should_stop() said so,
+        "stopped" when max_steps (or the photo stream) ended it early."""
+        stage = self.stage_at(epoch)
+        loss_sums = torch.tensor(self.state.epoch_sums, device=self.device)  # (4,) LOSS_NAMES order
+        self.pace.start_epoch()
+        ended = "done"
+        order = epoch_order(len(self.data.photos), self.config.seed, epoch)  # the same per epoch on a resume
+        for images in self.data.photos.batches(order, self.data.batch_size, skip=self.state.step_in_epoch):
+            rgb = augment(images, self.data.augmentation, self.augment_rng)  # (B, 3, S, S) in [0, 1]
+            L, real_ab = rgb_to_model_pair(rgb)  # (B, 1, S, S), (B, 2, S, S)
+            loss_sums += self.model.optimize(L, real_ab, adversarial=stage.adversarial)
+            self.state.count_step()
+            if self.ema is not None:
+                self.ema.update(self.model.G, self.state.global_step)
+            self.pace.step()
+            self.bar.update(1)
+            if self.state.global_step % self.config.log_every == 0 or self.at_epoch_end():
+                self.report_step(epoch, stage, loss_sums)
+            if self.should_stop():
+                ended = "cancelled"
                 break
-            if stopped or state["step_in_epoch"] < steps_per_epoch:
-                stopped = True
+            if self.state.global_step >= self.total_steps and not self.at_epoch_end():
+                ended = "stopped"  # max_steps, mid-epoch
                 break
-            # ---- end of epoch: validate, draw, checkpoint
-            net = ema.model if ema is not None else model.G
-            val = validate(net, val_batch, device)
-            last_grid = str(sample_grid(net, val_batch[:config.sample_count], device,
-                                        out_dir / "samples" / f"epoch_{epoch + 1:03d}.png"))
-            record = {"epoch": epoch + 1, "stage": stage, "stage_epoch": stage_epoch(epoch, config),
-                      "global_step": state["global_step"], "losses": mean_losses(sums, steps_per_epoch, stage),
-                      "val": val, "seconds": round(time.perf_counter() - epoch_start, 3), "sample_grid": last_grid}
-            state["history"].append(record)
-            state.update(epoch=epoch + 1, step_in_epoch=0, epoch_sums=[0.0] * 4)
-            checkpointed = ((epoch + 1) % config.checkpoint_every == 0 or epoch + 1 == total_epochs
-                            or state["global_step"] >= total_steps)  # max_steps ended the run on an epoch boundary
-            if checkpointed:  # a big U-Net's checkpoint takes seconds: a short GPU run may want fewer
-                save_checkpoint(checkpoint_dir, model, ema, augment_rng, state, config)
-            curves_path = str(plot_curves(out_dir / "log.jsonl", out_dir / "curves.png", config.l1_epochs
-                                          * steps_per_epoch))
-            write_log(log, {"kind": "epoch", **record})
-            eta = (total_steps - state["global_step"]) * (time.perf_counter() - session_start) / max(session_steps, 1)
-            event = progress_event("epoch", stage, epoch, config, state, steps_per_epoch, total_steps,
-                                   record["losses"], eta, steps_per_epoch * batch_size / max(record["seconds"], 1e-9))
-            notify({**event, "val": val, "sample_grid": last_grid, **({"checkpoint": str(checkpoint_dir)} if checkpointed else {})})
-    finally:
-        bar.close()
-        log.close()
+        self.state.epoch_sums = loss_sums.tolist()
+        if ended == "done" and not self.at_epoch_end():
+            ended = "stopped"  # the photos ran out before the epoch's last step
+        return ended
 
-    # ---- the end: a checkpoint of where we are, the final generator, a last look
-    net = ema.model if ema is not None else model.G
-    if cancelled or stopped:
-        save_checkpoint(checkpoint_dir, model, ema, augment_rng, state, config)
-    val = state["history"][-1]["val"] if state["history"] else {}
-    if stopped and not cancelled:  # max_steps ended the run mid-epoch: score what we have
-        val = validate(net, val_batch, device)
-        last_grid = str(sample_grid(net, val_batch[:config.sample_count], device, out_dir / "samples" / "final.png"))
-    if curves_path is None and (out_dir / "log.jsonl").is_file():
-        curves_path = str(plot_curves(out_dir / "log.jsonl", out_dir / "curves.png",
-                                      config.l1_epochs * steps_per_epoch))
-    generator_path = out_dir / "generator.safetensors"
-    save_generator(generator_path, net.state_dict(), generator_config.to_dict(), extra={
-        "trained_by": "colorizer.train", "arch": generator_config.arch, "train_dir": str(config.train_dir),
-        "init_generator": config.init_generator, "images": len(train_paths), "image_size": config.image_size,
-        "epochs": len(state["history"]), "global_step": state["global_step"], "ema": ema is not None,
-        "val": val, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-    result = TrainResult(generator_path=str(generator_path), history=state["history"], val_metrics=val,
-                         sample_grid=last_grid, curves=curves_path, checkpoint_dir=str(checkpoint_dir),
-                         cancelled=cancelled, global_step=state["global_step"], data=data_summary)
-    notify({"kind": "cancelled" if cancelled else "done", "global_step": state["global_step"],
-            "total_steps": total_steps, "generator_path": result.generator_path, "val": val,
-            "sample_grid": last_grid, "curves": curves_path, "checkpoint": str(checkpoint_dir),
-            "data": data_summary})
-    return result
+    def end_epoch(self, epoch: int) -> None:
+        """Score and draw the exported generator, record the epoch, checkpoint when due, report."""
+        stage = self.stage_at(epoch)
+        val, self.last_grid = self.look(f"epoch_{epoch + 1:03d}.png")
+        loss_sums = torch.tensor(self.state.epoch_sums, device=self.device)  # (4,)
+        record = {"epoch": epoch + 1, "stage": stage.name, "stage_epoch": stage.epoch_in_stage(epoch),
+                  "global_step": self.state.global_step,
+                  "losses": mean_losses(loss_sums, self.data.steps_per_epoch, stage.adversarial),
+                  "val": val, "seconds": self.pace.epoch_seconds(), "sample_grid": self.last_grid}
+        self.state.finish_epoch(epoch, record)
+        checkpointed = ((epoch + 1) % self.config.checkpoint_every == 0 or epoch + 1 == self.total_epochs
+                        or self.state.global_step >= self.total_steps)  # max_steps ended the run on an epoch boundary
+        if checkpointed:  # a big U-Net's checkpoint takes seconds: a short GPU run may want fewer
+            self.save_checkpoint()
+        self.curves_path = self.draw_curves()
+        write_log(self.log, {"kind": "epoch", **record})
+        images_per_second = self.data.steps_per_epoch * self.data.batch_size / max(record["seconds"], 1e-9)
+        event = self.progress_event("epoch", epoch, stage, record["losses"], self.pace.eta(self.steps_left()),
+                                    images_per_second)
+        self.notify({**event, "val": val, "sample_grid": self.last_grid,
+                     **({"checkpoint": str(self.checkpoint_dir)} if checkpointed else {})})
 
+    def finish(self, ended: str) -> TrainResult:
+        """A checkpoint of where a cut-short run stands, the final generator, the last event."""
+        if ended != "done":
+            self.save_checkpoint()
+        val = self.state.history[-1]["val"] if self.state.history else {}
+        if ended == "stopped":  # max_steps ended the run mid-epoch: score what we have
+            val, self.last_grid = self.look("final.png")
+        if self.curves_path is None and (self.out_dir / "log.jsonl").is_file():
+            self.curves_path = self.draw_curves()
+        generator_path = self.export_generator(val)
+        result = TrainResult(generator_path=str(generator_path), history=self.state.history, val_metrics=val,
+                             sample_grid=self.last_grid, curves=self.curves_path,
+                             checkpoint_dir=str(self.checkpoint_dir), cancelled=ended == "cancelled",
+                             global_step=self.state.global_step, data=self.data.summary)
+        self.notify({"kind": "cancelled" if result.cancelled else "done", "global_step": self.state.global_step,
+                     "total_steps": self.total_steps, "generator_path": result.generator_path, "val": val,
+                     "sample_grid": self.last_grid, "curves": self.curves_path, "checkpoint": str(self.checkpoint_dir),
+                     "data": self.data.summary})
+        return result
 
-# --------------------------------------------------------------------------------------
-# Pieces of the loop.
+    # ---- small pieces of the loop
 
+    def stage_at(self, epoch: int) -> Stage:
+        return next(s for s in self.stages if s.first_epoch <= epoch < s.first_epoch + s.epochs)
 
-def split_photos(config: TrainConfig) -> tuple[list[Path], list[Path], dict]:
-    """(training photos, validation photos, a summary of what the scans skipped)."""
-    workers = min(16, os.cpu_count() or 4)  # the scan decodes every photo once: use the machine
-    scan = scan_images(config.train_dir, limit=config.max_images, seed=config.seed, workers=workers)
-    summary = {"train": {**scan.to_dict(), "summary": scan.summary()}}
-    paths = list(scan.paths)
-    if config.val_dir is not None:
-        val_scan = scan_images(config.val_dir, limit=config.val_images, seed=config.seed, workers=workers)
-        summary["val"] = {**val_scan.to_dict(), "summary": val_scan.summary()}
-        val_paths = val_scan.paths
-    else:
-        random.Random(config.seed).shuffle(paths)
-        held_out = max(1, round(len(paths) * config.val_split)) if config.val_split > 0 and len(paths) > 1 else 0
-        val_paths, paths = sorted(paths[:held_out]), sorted(paths[held_out:])
-    if not paths:
-        raise ValueError(f"no usable colour photos in {config.train_dir}: {scan.summary()}")
-    if not val_paths:
-        val_paths = paths  # nothing held out: watch the training photos instead
-    return paths, list(val_paths)[:config.val_images], summary
+    def at_epoch_end(self) -> bool:
+        return self.state.step_in_epoch == self.data.steps_per_epoch
 
+    def steps_left(self) -> int:
+        return self.total_steps - self.state.global_step
 
-def stage_epoch(epoch: int, config: TrainConfig) -> int:
-    """1-based epoch number within its stage."""
-    return epoch + 1 if epoch < config.l1_epochs else epoch - config.l1_epochs + 1
+    def exported_generator(self) -> torch.nn.Module:
+        """What validation, samples and the final file use: the EMA when the run keeps one."""
+        return self.ema.model if self.ema is not None else self.model.G
 
+    def look(self, sample_name: str) -> tuple[dict, str]:
+        """(validation scores, sample grid PNG) of the exported generator."""
+        net = self.exported_generator()
+        val = validate(net, self.data.val_batch, self.device)
+        grid = sample_grid(net, self.data.val_batch[:self.config.sample_count], self.device,
+                           self.out_dir / "samples" / sample_name)
+        return val, str(grid)
 
-def mean_losses(sums: torch.Tensor, count: int, stage: str) -> dict:
-    values = (sums / max(count, 1)).tolist()
-    return {name: (None if stage == "l1" and name != "G_L1" else round(value, 6))
-            for name, value in zip(LOSS_NAMES, values)}
+    # ---- reporting
 
+    def open_reporting(self) -> None:
+        """log.jsonl (appended to: a resumed run continues it), the progress bar, the pace."""
+        self.log = open(self.out_dir / "log.jsonl", "a")
+        write_log(self.log, {"kind": "data", "global_step": self.state.global_step, **self.data.summary})
+        if self.config.progress_bar:
+            for name, scan in self.data.summary.items():
+                tqdm.write(f"{name}: {scan['summary']} in {scan['root']}")
+        self.bar = tqdm(total=self.total_steps, initial=min(self.state.global_step, self.total_steps),
+                        disable=not self.config.progress_bar, unit="step", dynamic_ncols=True)
+        self.pace = Pace(self.data.batch_size)
 
-def progress_event(kind: str, stage: str, epoch: int, config: TrainConfig, state: dict, steps_per_epoch: int,
-                   total_steps: int, losses: dict, eta: float, images_per_second: float) -> dict:
-    """The dict on_progress receives for "step" and "epoch" (which adds val, sample_grid, checkpoint)."""
-    return {"kind": kind, "stage": stage, "epoch": stage_epoch(epoch, config),
-            "epochs": config.l1_epochs if stage == "l1" else config.gan_epochs,
-            "step": state["step_in_epoch"] if kind == "step" else steps_per_epoch, "steps_per_epoch": steps_per_epoch,
-            "global_step": state["global_step"], "total_steps": total_steps, "losses": losses,
-            "eta_seconds": round(max(eta, 0.0), 1), "images_per_second": round(images_per_second, 1)}
+    def report_step(self, epoch: int, stage: Stage, loss_sums: torch.Tensor) -> None:
+        """A "step" event: to log.jsonl, the progress bar and on_progress."""
+        losses = mean_losses(loss_sums, self.state.step_in_epoch, stage.adversarial)
+        now = time.perf_counter()
+        event = self.progress_event("step", epoch, stage, losses, self.pace.eta(self.steps_left(), now),
+                                    self.pace.window_images_per_second(now))
+        write_log(self.log, event)
+        self.bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if v is not None}, refresh=False)
+        self.notify(event)
+        self.pace.restart_window()
 
+    def progress_event(self, kind: str, epoch: int, stage: Stage, losses: dict, eta: float,
+                       images_per_second: float) -> dict:
+        """The dict on_progress receives for "step" and "epoch" (which adds val, sample_grid, checkpoint)."""
+        return {"kind": kind, "stage": stage.name, "epoch": stage.epoch_in_stage(epoch), "epochs": stage.epochs,
+                "step": self.state.step_in_epoch if kind == "step" else self.data.steps_per_epoch,
+                "steps_per_epoch": self.data.steps_per_epoch, "global_step": self.state.global_step,
+                "total_steps": self.total_steps, "losses": losses, "eta_seconds": round(max(eta, 0.0), 1),
+                "images_per_second": round(images_per_second, 1)}
 
-def write_log(log, record: dict) -> None:
-    log.write(json.dumps({"time": round(time.time(), 3), **record}) + "\n")
-    log.flush()
+    def draw_curves(self) -> str:
+        gan_start = next(s.first_epoch for s in self.stages if s.adversarial) * self.data.steps_per_epoch
+        return str(plot_curves(self.out_dir / "log.jsonl", self.out_dir / "curves.png", gan_start))
 
+    # ---- files
 
-@torch.no_grad()
-def validate(generator: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 32) -> dict:
-    """Quick scores on validation photos (uint8 (V, 3, S, S)), centred, no augmentation:
-    l1 (normalised ab, as the training loss without lambda), psnr (dB, sRGB) and ab_error
-    (mean Euclidean ab distance in Lab units)."""
-    was_training = generator.training
-    generator.eval()
-    totals = {"l1": 0.0, "psnr": 0.0, "ab_error": 0.0}
-    for start in range(0, len(images), batch_size):
-        rgb = images[start:start + batch_size].float() / 255
-        L, ab = rgb_to_model_pair(rgb)
-        with autocast_for(device):
-            fake_ab = generator(L).float()
-        totals["l1"] += F.l1_loss(fake_ab, ab, reduction="none").flatten(1).mean(1).sum().item()
-        totals["psnr"] += metrics.psnr(model_pair_to_rgb(L, fake_ab), rgb).sum().item()
-        totals["ab_error"] += (denormalize_ab(fake_ab - ab)).pow(2).sum(1).sqrt().flatten(1).mean(1).sum().item()
-    generator.train(was_training)
-    return {name: round(value / max(len(images), 1), 4) for name, value in totals.items()}
+    def save_checkpoint(self) -> None:
+        rng = {"cpu": torch.get_rng_state(), "augment": self.augment_rng.get_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        save_checkpoint(self.checkpoint_dir, generator=self.model.G, generator_config=self.config.generator.to_dict(),
+                        ema_generator=self.ema.model if self.ema is not None else None, discriminator=self.model.D,
+                        discriminator_config=self.config.discriminator.to_dict(), optimizers=self.optimizers(),
+                        rng=rng, state={**self.state.to_dict(), "config": self.config.to_dict()})
 
+    def resume(self) -> None:
+        """Networks, optimisers, RNG streams and the loop's state from the checkpoint (G's weights
+        came with resolve_generator); log lines written after it are dropped."""
+        state, rng = load_checkpoint(self.checkpoint_dir, generator=self.model.G,
+                                     ema_generator=self.ema.model if self.ema is not None else None,
+                                     discriminator=self.model.D, optimizers=self.optimizers(), device=self.device)
+        torch.set_rng_state(rng["cpu"])
+        self.augment_rng.set_state(rng["augment"])
+        if self.device.type == "cuda" and "cuda" in rng:
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
+        self.state = TrainState.from_dict(state)
+        trim_log(self.out_dir / "log.jsonl", self.state.global_step)
 
-def autocast_for(device: torch.device):
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.model.opt_G, "D": self.model.opt_D}  # checkpoint files optimizer_G, optimizer_D
 
-
-@torch.no_grad()
-def sample_grid(generator: nn.Module, images: torch.Tensor, device: torch.device, path: Path) -> Path:
-    """A PNG with one column per photo: grayscale input, generated colour, ground truth."""
-    was_training = generator.training
-    generator.eval()
-    rgb = images.float() / 255  # (N, 3, S, S)
-    L, _ = rgb_to_model_pair(rgb)
-    with autocast_for(device):
-        fake_ab = generator(L).float()
-    generator.train(was_training)
-    rows = [model_pair_to_rgb(L, torch.zeros_like(fake_ab)), model_pair_to_rgb(L, fake_ab), rgb]
-    rows = [F.pad(row, (0, 2, 0, 2), value=1.0) for row in rows]  # white gutters
-    grid = torch.cat([torch.cat(list(row), dim=2) for row in rows], dim=1)  # (3, 3(S+2), N(S+2))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray((grid.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()).save(path)
-    return path
-
-
-def plot_curves(log_path: Path, path: Path, gan_start: int) -> Path:
-    """The losses of every logged step, as the paper's figures 6-8."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    steps, series = [], {name: [] for name in LOSS_NAMES}
-    for line in log_path.read_text().splitlines():
-        record = json.loads(line)
-        if record.get("kind") == "step":
-            steps.append(record["global_step"])
-            for name in LOSS_NAMES:
-                value = record["losses"].get(name)
-                series[name].append(math.nan if value is None else value)
-    figure = Figure(figsize=(12, 3.6), dpi=100)
-    FigureCanvasAgg(figure)
-    panels = [("Discriminator", ("D_real", "D_fake")), ("Generator GAN", ("G_GAN",)), ("Generator L1 (x lambda)",
-                                                                                       ("G_L1",))]
-    for index, (title, names) in enumerate(panels):
-        axis = figure.add_subplot(1, 3, index + 1)
-        for name in names:
-            axis.plot(steps, series[name], label=name, linewidth=1)
-        if gan_start > 0 and steps and steps[-1] > gan_start:
-            axis.axvline(gan_start, color="gray", linestyle="--", linewidth=0.8)
-        axis.set_title(title)
-        axis.set_xlabel("step")
-        axis.legend(loc="upper right")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    return path
-
-
-def trim_log(log_path: Path, global_step: int) -> None:
-    """Drop log lines written after the checkpoint a resumed run starts from."""
-    if not log_path.is_file():
-        return
-    kept = [line for line in log_path.read_text().splitlines()
-            if line.strip() and json.loads(line).get("global_step", 0) <= global_step]
-    log_path.write_text("".join(line + "\n" for line in kept))
-
-
-# --------------------------------------------------------------------------------------
-# Checkpoints: safetensors and JSON only, written to a fresh folder and swapped in.
-
-
-def save_checkpoint(directory: Path, model: Pix2Pix, ema: EMA | None, augment_rng: torch.Generator, state: dict,
-                    config: TrainConfig) -> None:
-    fresh = directory.with_name(directory.name + ".tmp")
-    shutil.rmtree(fresh, ignore_errors=True)
-    fresh.mkdir(parents=True)
-    save_generator(fresh / "generator.safetensors", model.G.state_dict(), config.generator.to_dict(), half=False)
-    if ema is not None:
-        save_generator(fresh / "generator_ema.safetensors", ema.model.state_dict(), config.generator.to_dict(),
-                       half=False)
-    save_tensors(fresh / "discriminator.safetensors", model.D.state_dict(),
-                 metadata={"config": config.discriminator.to_dict()})
-    save_state(fresh / "optimizer_G", model.opt_G.state_dict())
-    save_state(fresh / "optimizer_D", model.opt_D.state_dict())
-    rng = {"cpu": torch.get_rng_state(), "augment": augment_rng.get_state()}
-    if model.device.type == "cuda":
-        rng["cuda"] = torch.cuda.get_rng_state(model.device)
-    save_state(fresh / "rng", rng)
-    (fresh / "state.json").write_text(json.dumps({**state, "config": config.to_dict()}, indent=1))
-    old = directory.with_name(directory.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if directory.exists():
-        directory.rename(old)
-    fresh.rename(directory)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def recover_checkpoint(directory: Path) -> bool:
-    """Whether `directory` holds a checkpoint, after finishing a swap a crash interrupted."""
-    fresh = directory.with_name(directory.name + ".tmp")
-    if not (directory / "state.json").is_file() and (fresh / "state.json").is_file():
-        shutil.rmtree(directory, ignore_errors=True)
-        fresh.rename(directory)  # state.json is written last: the folder is complete
-    return (directory / "state.json").is_file()
-
-
-def load_checkpoint(directory: Path, model: Pix2Pix, ema: EMA | None, augment_rng: torch.Generator,
-                    device: torch.device) -> dict:
-    """Restore networks, optimizers and RNG streams; returns the loop state."""
-    state = json.loads((directory / "state.json").read_text())
-    discriminator, _ = load_tensors(directory / "discriminator.safetensors")
-    model.D.load_state_dict(discriminator)
-    if ema is not None:
-        ema_file = directory / "generator_ema.safetensors"
-        weights = load_generator(ema_file)[0] if ema_file.is_file() else model.G.state_dict()
-        ema.model.load_state_dict(weights)
-    model.opt_G.load_state_dict(load_state(directory / "optimizer_G", device))
-    model.opt_D.load_state_dict(load_state(directory / "optimizer_D", device))
-    rng = load_state(directory / "rng")
-    torch.set_rng_state(rng["cpu"])
-    augment_rng.set_state(rng["augment"])
-    if device.type == "cuda" and "cuda" in rng:
-        torch.cuda.set_rng_state(rng["cuda"], device)
-    state.pop("config", None)
-    return state
+    def export_generator(self, val: dict) -> Path:
+        """generator.safetensors: the exported generator (fp16) and what made it."""
+        path = self.out_dir / "generator.safetensors"
+        generator_config = self.config.generator
+        save_generator(path, self.exported_generator().state_dict(), generator_config.to_dict(), extra={
+            "trained_by": "colorizer.train", "arch": generator_config.arch, "train_dir": str(self.config.train_dir),
+            "init_generator": self.config.init_generator, "images": len(self.data.photos),
+            "image_size": self.config.image_size, "epochs": len(self.state.history),
+            "global_step": self.state.global_step, "ema": self.ema is not None, "val": val,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        return path

@@ -84,6 +84,14 @@ RECIPES = (
            generator=dict(arch="efficientnet_lite0", encoder_weights="imagenet"),
            stages=(Stage("l1", share=0.65, epochs=60, batch_size=32, lr=3e-4, beta1=0.9, ema_decay=0.999),
                    Stage("gan", share=0.35, epochs=20, batch_size=32, lr=1e-4, ema_decay=0.999))),
+    # Row 5, the default model's recipe (colorizer.nogan, docs/MODEL_CARD.md): an L1 stage as in row 4,
+    # then, with the encoder frozen and its features cached, the colour-classification head with the
+    # feature loss, a critic pre-trained on the frozen generator, and a short adversarial phase whose
+    # snapshots are scored afterwards (DeOldify's NoGAN).
+    Recipe(name="row5", title="default recipe: L1, then bins head + feature loss, critic, short GAN (NoGAN)",
+           share=0.32, generator=dict(arch="efficientnet_lite0", encoder_weights="imagenet"),
+           stages=(Stage("l1", share=0.35, epochs=40, batch_size=32, lr=3e-4, beta1=0.9, ema_decay=0.999),
+                   Stage("nogan", share=0.65, epochs=12, batch_size=32))),
 )
 
 
@@ -141,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--docs", type=Path, default=ROOT / "docs", help="model_metrics.json/.md go here")
 
     sheet = commands.add_parser("sheet", help="before/after sheet of real B&W photos for the model card")
-    sheet.add_argument("--weights", type=Path, required=True)
+    sheet.add_argument("--weights", type=Path, nargs="+", required=True,
+                       help="a generator file, or several to show side by side in this order")
     sheet.add_argument("--out", type=Path, default=ROOT / "docs" / "bw_samples_sheet.png")
     sheet.add_argument("--samples", type=Path, default=Path("../shared/datasets/bw_samples"))
     sheet.add_argument("--height", type=int, default=200, help="pixels per photo, before any shrinking to fit")
@@ -202,7 +211,7 @@ def run_score(args) -> int:
 def run_sheet(args) -> int:
     from scripts.model_pipeline.sheet import make_sheet
 
-    print(make_sheet(args.weights, args.samples, args.out, height=args.height, columns=args.columns,
+    print(make_sheet(list(args.weights), args.samples, args.out, height=args.height, columns=args.columns,
                      max_bytes=args.max_bytes, device=args.device))
     return 0
 

@@ -33,7 +33,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from scripts.model_pipeline.limits import MiB, PART_BYTES, RETURN_FILE_BYTES, return_problems, sha256_of, split_file
-from scripts.model_pipeline.recipes import Recipe, split_seconds, tiny
+from scripts.model_pipeline.recipes import Recipe, Stage, split_seconds, tiny
 
 NEEDED_MODULES = ("kornia", "kornia_rs", "efficientnet_lite_pytorch")  # missing on the device: carried as wheels
 FINAL_RESERVE = 10.0  # seconds kept back for the summary at the very end
@@ -152,6 +152,13 @@ def run_row(recipe: Recipe, pack: Path, manifest: dict, out: Path, work: Path, d
             num_workers=num_workers, cache_images=True, resume=False, log_every=1 if tiny_run else 25,
             checkpoint_every=stage.epochs,  # nothing resumes on the device: save once (a U-Net checkpoint is 655 MB)
             val_images=4 if tiny_run else 64, sample_count=2 if tiny_run else 6, progress_bar=False)
+        if stage.kind == "nogan":
+            began = time.monotonic()
+            generator_path, summary = run_nogan_stage(stage, generator_path, pack, stage_dir, recipe, device,
+                                                      image_size, stage_end, tiny_run)
+            stages.append({**summary, "seconds": round(time.monotonic() - began, 1),
+                           "budget_seconds": round(stage_end - began, 1)})
+            continue
         reporter = Reporter(recipe.name, stage.kind)
         began = time.monotonic()
         result = train(config, on_progress=reporter, should_stop=lambda end=stage_end: time.monotonic() >= end)
@@ -182,6 +189,34 @@ def run_row(recipe: Recipe, pack: Path, manifest: dict, out: Path, work: Path, d
     for stage in row["stages"]:
         stage.pop("history")  # kept in the tar's row.json; summary.json stays short
     return row
+
+
+def run_nogan_stage(stage: Stage, init_generator: str | None, pack: Path, stage_dir: Path, recipe: Recipe, device,
+                    image_size: int, stage_end: float, tiny_run: bool) -> tuple[str, dict]:
+    """The NoGAN recipe (colorizer.nogan) from the previous stage's generator; returns the generator
+    it ends with (its last snapshot) and the stage's summary."""
+    from colorizer.nogan import NoGANConfig, train_nogan
+
+    if init_generator is None:
+        raise ValueError(f"{recipe.name}: a nogan stage starts from an earlier stage's generator")
+    options = dict(stage.options)
+    size = options.pop("image_size", min(image_size, 32 if tiny_run else 128))
+    config = NoGANConfig(train_dir=str(pack / "train"), init_generator=init_generator, out_dir=str(stage_dir),
+                         image_size=size, max_images=recipe.max_images, generator_epochs=stage.epochs,
+                         batch_size=stage.batch_size, lr=stage.lr, device=str(device), log_every=1 if tiny_run else 25,
+                         **options)
+    state = train_nogan(config, log=lambda line: print(f"[{recipe.name} nogan] {line}", flush=True),
+                        should_stop=lambda: time.monotonic() >= stage_end)
+    written = (sorted(stage_dir.glob("generator_gan_*.safetensors"))
+               or sorted(stage_dir.glob("generator_epoch_*.safetensors")))
+    if not written:
+        raise RuntimeError(f"{recipe.name}: the nogan stage ended before its first generator")
+    summary = {"kind": "nogan", "settings": asdict(stage), "phase": state.phase,
+               "stopped_at_deadline": state.phase != "done",
+               "global_step": state.total_steps, "epochs_done": state.epoch, "epochs": stage.epochs,
+               "images_per_second": None, "photos": None, "val": {}, "history": state.history,
+               "generator": written[-1].name}
+    return str(written[-1]), summary
 
 
 def stage_folder(index: int, kind: str) -> str:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-STAGE_KINDS = ("l1", "gan")
+STAGE_KINDS = ("l1", "gan", "nogan")
 
 
 @dataclass(frozen=True)
 class Stage:
-    kind: str  # "l1": the generator alone on L1 (the paper's pre-training); "gan": GAN + lambda_l1 * L1 (pix2pix)
+    kind: str  # "l1": the generator alone on L1 (the paper's pre-training); "gan": GAN + lambda_l1 * L1 (pix2pix);
+    #            "nogan": colorizer.nogan from the previous stage's generator (frozen encoder, cached features)
     share: float  # share of the row's training time; the stage ends at its deadline or after `epochs`
     epochs: int  # at most this many epochs over the row's photos
     batch_size: int = 16  # photos per step
@@ -19,6 +20,7 @@ class Stage:
     beta1: float = 0.5  # Adam momentum (the paper: 0.5)
     lambda_l1: float = 100.0  # weight of L1 against the GAN loss (the paper: 100)
     ema_decay: float = 0.0  # moving average of the generator's weights, exported at the end; 0 = off (the paper)
+    options: tuple[tuple[str, object], ...] = ()  # "nogan": further NoGANConfig fields, e.g. (("gan_steps", 800),)
 
     def __post_init__(self):
         if self.kind not in STAGE_KINDS:
@@ -44,7 +46,9 @@ def tiny(recipe: Recipe) -> Recipe:
         generator.update(base_width=8, num_downs=5)
     else:
         generator.update(decoder_widths=(16, 16, 16, 16, 16))
-    stages = tuple(replace(stage, epochs=1, batch_size=2) for stage in recipe.stages)
+    stages = tuple(replace(stage, epochs=1, batch_size=2, options=tuple(
+        {**dict(stage.options), "critic_steps": 2, "gan_steps": 2, "snapshot_every": 1, "holdout": 2}.items())
+        if stage.kind == "nogan" else stage.options) for stage in recipe.stages)
     return replace(recipe, generator=generator, stages=stages,
                    max_images=None if recipe.max_images is None else min(recipe.max_images, 6))
 

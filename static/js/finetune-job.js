@@ -29,6 +29,11 @@
     state.textContent = job.state_label;
     state.dataset.state = job.state;
     $("[data-field=message]").textContent = job.message;
+    var verdict = $("[data-field=verdict]");
+    var judged = job.verdict || {};
+    verdict.textContent = judged.text || "";
+    verdict.dataset.verdict = judged.verdict || "";
+    verdict.hidden = !judged.text;
     $("[data-action=cancel]").hidden = !job.can_cancel;
     $("[data-action=resume]").hidden = !job.can_resume;
     var version = $("[data-action=version]");

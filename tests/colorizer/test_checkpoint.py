@@ -160,3 +160,37 @@ def test_it_refuses_missing_and_unexpected_tensors():
 
     with pytest.raises(ValueError, match=r"1 missing .* 1 unexpected \(e.g. \['extra.weight'\]\)"):
         load_generator(generator_file(TINY.to_dict(), state))
+
+
+def _checkpoint_parts():
+    from colorizer.model import DiscriminatorConfig, build_discriminator
+
+    torch.manual_seed(0)
+    generator, discriminator = tiny_generator(), build_discriminator(DiscriminatorConfig(base_width=8))
+    optimizer = torch.optim.Adam(discriminator.parameters())
+    discriminator(torch.zeros(1, 1, 64, 64), torch.zeros(1, 2, 64, 64)).mean().backward()
+    optimizer.step()  # an optimizer state with tensors in it
+    return generator, discriminator, optimizer
+
+
+def test_a_training_checkpoint_round_trips_and_a_half_finished_swap_is_recovered(tmp_path):
+    from colorizer.checkpoint import load_checkpoint, recover_checkpoint, save_checkpoint
+    from colorizer.model import DiscriminatorConfig, build_discriminator
+
+    generator, discriminator, optimizer = _checkpoint_parts()
+    folder, rng_state = tmp_path / "checkpoints", torch.get_rng_state()
+    assert not recover_checkpoint(folder)
+    save_checkpoint(folder, generator=generator, generator_config=TINY.to_dict(), ema_generator=generator,
+                    discriminator=discriminator, discriminator_config={"base_width": 8},
+                    optimizers={"D": optimizer}, rng={"cpu": rng_state}, state={"global_step": 3})
+    # A crash between "move the old folder away" and "move the new one in" leaves only checkpoints.tmp.
+    folder.rename(folder.with_name("checkpoints.tmp"))
+    assert recover_checkpoint(folder) and not folder.with_name("checkpoints.tmp").exists()
+
+    fresh_D = build_discriminator(DiscriminatorConfig(base_width=8))
+    fresh_opt = torch.optim.Adam(fresh_D.parameters())
+    state, rng = load_checkpoint(folder, generator=generator, ema_generator=None, discriminator=fresh_D,
+                                 optimizers={"D": fresh_opt}, device="cpu")
+    assert state == {"global_step": 3} and torch.equal(rng["cpu"], rng_state)
+    assert all(torch.equal(a, b) for a, b in zip(fresh_D.state_dict().values(), discriminator.state_dict().values()))
+    assert fresh_opt.state_dict()["state"][0]["step"] == 1

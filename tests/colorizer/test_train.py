@@ -79,6 +79,9 @@ def test_the_run_folder_holds_logs_curves_samples_and_the_generator(run):
     state, config, extra = load_generator(result.generator_path)
     assert config == TINY.to_dict() and extra["global_step"] == 10 and extra["val"] == result.val_metrics
     assert Colorizer.load(result.generator_path, device="cpu").colorize(colour_photo(0).convert("L")).size == (64, 64)
+    # The checkpoint's files and state.json's keys are a format: run folders written by earlier versions resume.
+    state = json.loads((out_dir / "checkpoints" / "state.json").read_text())
+    assert list(state) == ["epoch", "step_in_epoch", "global_step", "history", "epoch_sums", "config"]
     names = sorted(p.name for p in (out_dir / "checkpoints").iterdir())
     assert names == ["discriminator.safetensors", "generator.safetensors", "generator_ema.safetensors",
                      "optimizer_D.json", "optimizer_D.safetensors", "optimizer_G.json", "optimizer_G.safetensors",
@@ -159,7 +162,7 @@ def test_the_run_reports_what_the_photo_scan_skipped(run):
 @pytest.mark.parametrize("arch, expected", [("unet", False), ("efficientnet_lite0", True)])
 def test_cpu_training_uses_channels_last_where_it_pays(arch, expected):
     from colorizer.model import build_discriminator, build_generator
-    from colorizer.train import Pix2Pix
+    from colorizer.pix2pix import Pix2Pix
 
     config = TINY if arch == "unet" else GeneratorConfig(arch=arch, decoder_widths=(16,) * 5)
     model = Pix2Pix(build_generator(config, load_pretrained=False), build_discriminator(DiscriminatorConfig(base_width=8)),
@@ -169,3 +172,35 @@ def test_cpu_training_uses_channels_last_where_it_pays(arch, expected):
     assert weight.is_contiguous(memory_format=torch.channels_last) is expected
     losses = model.optimize(torch.rand(2, 1, 64, 64) * 2 - 1, torch.rand(2, 2, 64, 64) * 2 - 1)
     assert torch.isfinite(losses).all()
+
+
+def test_a_colour_classification_generator_fine_tunes_and_keeps_its_head(photos, tmp_path):
+    from colorizer.checkpoint import save_generator
+    from colorizer.model import build_generator
+
+    bins = GeneratorConfig(arch="efficientnet_lite0", decoder_widths=(16, 8, 8, 8, 8), head="bins", temperature=0.3)
+    torch.manual_seed(0)
+    start = tmp_path / "bins.safetensors"
+    save_generator(start, build_generator(bins, load_pretrained=False).state_dict(), bins.to_dict())
+    result = train(tiny_config(photos, tmp_path / "finetune", init_generator=str(start), l1_epochs=1, gan_epochs=1))
+    _, config, _ = load_generator(result.generator_path)
+    assert config["head"] == "bins" and config["temperature"] == 0.3
+    colour = Colorizer.load(result.generator_path, device="cpu").colorize(Image.new("L", (64, 64), 128))
+    assert colour.size == (64, 64)
+
+
+def test_the_stages_cover_the_epochs_in_order():
+    from colorizer.train import stages
+
+    l1, gan = stages(TrainConfig(l1_epochs=2, gan_epochs=3))
+    assert (l1.name, l1.adversarial, gan.name, gan.adversarial) == ("l1", False, "gan", True)
+    assert [gan.epoch_in_stage(epoch) for epoch in range(2, 5)] == [1, 2, 3] and l1.epoch_in_stage(1) == 2
+
+
+def test_a_state_json_of_any_version_reads_into_the_train_state():
+    from colorizer.train import TrainState
+
+    state = TrainState.from_dict({"epoch": 2, "step_in_epoch": 1, "global_step": 5, "history": [{"epoch": 1}],
+                                  "epoch_sums": [1.0, 2.0, 3.0, 4.0], "config": {"lr": 1.0}})
+    assert state == TrainState(2, 1, 5, [{"epoch": 1}], [1.0, 2.0, 3.0, 4.0])
+    assert TrainState.from_dict({"epoch": 1, "global_step": 2}).epoch_sums == [0.0] * 4

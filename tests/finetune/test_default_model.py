@@ -20,6 +20,7 @@ pytestmark = pytest.mark.django_db
 
 ROW3 = {"auc": 0.93, "ciede2000": 7.1, "fid": 21.0, "colorfulness_gap": -1.5}
 ROW4 = {"auc": 0.92, "ciede2000": 7.4, "fid": 19.0, "colorfulness_gap": -2.0}
+SCORED_ON = {"scored_on": "all 200 photos of the validation set"}  # the metrics file's "images"
 
 
 def generator_bytes(seed: int = 0, **extra) -> bytes:
@@ -64,7 +65,7 @@ def test_migrate_registers_the_shipped_model_as_v1_active_with_the_chosen_rows_m
     call_command("migrate", verbosity=0)
 
     version = ModelVersion.objects.get()
-    assert (version.number, version.is_active, version.metrics) == (1, True, ROW3)
+    assert (version.number, version.is_active, version.metrics) == (1, True, {**ROW3, **SCORED_ON})
     assert len(version.sha256) == 64
 
 
@@ -74,7 +75,7 @@ def test_the_shipped_models_metrics_are_those_of_the_row_its_weights_were_traine
 
     services.register_shipped_default()
 
-    assert ModelVersion.objects.get().metrics == ROW4
+    assert ModelVersion.objects.get().metrics == {**ROW4, **SCORED_ON}
 
 
 def test_without_a_metrics_file_the_shipped_model_has_no_metrics(shipped):
@@ -97,7 +98,7 @@ def test_the_command_adds_a_shipped_file_that_arrived_after_the_install(shipped)
     call_command("register_default_model", stdout=out)  # the same weights: not added twice
 
     version = ModelVersion.objects.get()
-    assert version.is_active and version.metrics == ROW3
+    assert version.is_active and version.metrics == {**ROW3, **SCORED_ON}
     assert "as v1 with its metrics; active" in out.getvalue() and "v1 already holds these weights" in out.getvalue()
 
 
@@ -189,3 +190,31 @@ def test_an_activation_that_keeps_colliding_is_not_retried_forever(monkeypatch):
 
     with pytest.raises(IntegrityError):
         services.activate_version(version)
+
+
+def test_an_upgrade_moves_an_install_running_the_earlier_default_to_the_new_one(shipped, monkeypatch):
+    shipped.COLORIZER_DEFAULT_WEIGHTS.write_bytes(generator_bytes(seed=4))
+    call_command("migrate", verbosity=0)
+    earlier = ModelVersion.objects.get()
+    monkeypatch.setattr(services, "EARLIER_SHIPPED_DEFAULTS", frozenset({earlier.sha256}))
+    shipped.COLORIZER_DEFAULT_WEIGHTS.write_bytes(generator_bytes(seed=5))  # the release ships a new file
+
+    call_command("migrate", verbosity=0)
+    call_command("migrate", verbosity=0)  # and again: nothing more
+
+    new = ModelVersion.objects.get(is_active=True)
+    assert (new.number, new.name) == (2, "Shipped default") and ModelVersion.objects.count() == 2
+
+
+def test_an_upgrade_keeps_the_version_an_admin_chose(shipped, monkeypatch):
+    shipped.COLORIZER_DEFAULT_WEIGHTS.write_bytes(generator_bytes(seed=4))
+    call_command("migrate", verbosity=0)
+    monkeypatch.setattr(services, "EARLIER_SHIPPED_DEFAULTS", frozenset({ModelVersion.objects.get().sha256}))
+    chosen = register_tiny_model(name="Fine-tuned on our archive", activate=True, seed=6)
+    shipped.COLORIZER_DEFAULT_WEIGHTS.write_bytes(generator_bytes(seed=5))
+
+    call_command("migrate", verbosity=0)
+
+    assert ModelVersion.objects.count() == 3
+    assert list(ModelVersion.objects.filter(is_active=True)) == [chosen]
+

@@ -21,11 +21,12 @@ def test_collect_scores_every_row_and_the_baseline_and_picks_a_row(device_run, p
     result = run_collect(device_run, pack, photo_tree, tmp_path)
     written = json.loads((tmp_path / "docs" / "model_metrics.json").read_text())
     assert written["images"] == 6 and set(written["gray"]) == METRICS
-    assert all(set(written["rows"][name]["metrics"]) == METRICS for name in ("row2", "row3", "row4"))
-    assert set(written["acceptance"]) == {"row3", "row4"} and written["chosen"] in ("row3", "row4")
+    assert all(set(written["rows"][name]["metrics"]) == METRICS for name in ("row2", "row3", "row4", "row5"))
+    assert set(written["acceptance"]) == {"row3", "row4", "row5"} and written["chosen"] in ("row3", "row4", "row5")
     assert written["acceptance"]["row3"]["fid"] is None and result["accepted"] is False  # no FID, no acceptance
     table = (tmp_path / "docs" / "model_metrics.md").read_text()
-    assert all(f"| {name} |" in table or f"| **{name}** |" in table for name in ("gray", "row2", "row3", "row4"))
+    names = ("gray", "row2", "row3", "row4", "row5")
+    assert all(f"| {name} |" in table or f"| **{name}** |" in table for name in names)
     assert "## Acceptance against row2" in table and "No row meets every rule" in table
     assert len(list((tmp_path / "work" / "row3" / "predictions").rglob("*.jpg"))) == 6  # colorized here
 

@@ -4,7 +4,7 @@ from PIL import Image
 
 from colorizer.checkpoint import save_generator
 from scripts import default_model
-from scripts.model_pipeline.sheet import GUTTER, MARGIN, make_sheet
+from scripts.model_pipeline.sheet import GUTTER, MARGIN, MAX_ASPECT, make_sheet
 from tests.colorizer.conftest import TINY, tiny_generator
 
 
@@ -38,3 +38,13 @@ def test_sheet_command_line(photo_tree, tmp_path, capsys):
     assert default_model.main(["sheet", "--weights", str(weights), "--samples", str(tmp_path / "empty"), "--out",
                                str(tmp_path / "t.png")]) == 2
     assert "no images" in capsys.readouterr().err
+
+
+def test_sheet_sets_two_candidates_side_by_side_after_each_photo(photo_tree, tmp_path):
+    first = tiny_weights(tmp_path / "a.safetensors")
+    second = tiny_weights(tmp_path / "b.safetensors")
+    make_sheet([first, second], photo_tree / "bw", tmp_path / "two.png", height=60, columns=1, device="cpu")
+    with Image.open(tmp_path / "two.png") as sheet:
+        widest = round(MAX_ASPECT * 60)  # the 110 and 130 px wide photos are cropped to 1.6 x their height
+        assert sheet.width == MARGIN + 3 * widest + 2 * GUTTER + MARGIN  # the photo, then each candidate's
+        assert sheet.height == 3 * (60 + MARGIN) + MARGIN

@@ -17,6 +17,8 @@ def job_group(job_id) -> str:
 
 
 def job_payload(job) -> dict:
+    from webapp.registry.services import comparison_verdict
+
     return {
         "id": str(job.pk),
         "state": job.state,
@@ -31,6 +33,7 @@ def job_payload(job) -> dict:
         "result_version": job.result_version.number if job.result_version_id else None,
         "result_version_url": (reverse("admin:registry_modelversion_change", args=[job.result_version_id])
                                if job.result_version_id else ""),
+        "verdict": comparison_verdict(job.comparison or {}),
     }
 
 

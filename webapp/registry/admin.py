@@ -52,8 +52,8 @@ class ModelVersionUploadForm(forms.ModelForm):
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     change_form_template = "admin/registry/modelversion/change_form.html"
-    list_display = ("__str__", "active_badge", "auc", "colour_error", "colorfulness_gap", "fid", "base_version",
-                    "created_at", "activate_button")
+    list_display = ("__str__", "active_badge", "auc", "colour_error", "colorfulness_gap", "fid", "scored_on",
+                    "base_version", "created_at", "activate_button")
     readonly_fields = ("number", "name", "notes", "is_active", "activated_at", "created_at", "base_version",
                        "weights_file", "architecture")
     fields = readonly_fields
@@ -64,21 +64,28 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def active_badge(self, version: ModelVersion) -> bool:
         return version.is_active
 
+    # A fine-tuned version was scored on its dataset's held-out photos, not on the photos the shipped
+    # model was: each figure names its base's on the same photos beside it, and "scored on" says which.
+
     @admin.display(description="AuC")
     def auc(self, version: ModelVersion) -> str:
-        return _number(version.metrics.get("auc"), 3)
+        return _with_base(version, "auc", 3)
 
     @admin.display(description="colour error")
     def colour_error(self, version: ModelVersion) -> str:
-        return _number(version.metrics.get("ciede2000"), 2)
+        return _with_base(version, "ciede2000", 2)
 
     @admin.display(description="colorfulness gap")
     def colorfulness_gap(self, version: ModelVersion) -> str:
-        return _number(version.metrics.get("colorfulness_gap"), 1)
+        return _with_base(version, "colorfulness_gap", 1)
 
     @admin.display(description="FID")
     def fid(self, version: ModelVersion) -> str:
-        return _number(version.metrics.get("fid"), 1)
+        return _with_base(version, "fid", 1)
+
+    @admin.display(description="scored on")
+    def scored_on(self, version: ModelVersion) -> str:
+        return services.scored_on(version) or "—"
 
     @admin.display(description="")
     def activate_button(self, version: ModelVersion) -> str:
@@ -204,12 +211,22 @@ def comparison_context(version: ModelVersion) -> dict:
         "metric_rows": rows,
         "trained_by": getattr(version, "trained_by", None),
         "held_out_photos": comparison.get("photos"),
+        "verdict": services.comparison_verdict(comparison),
+        "scored_on": services.scored_on(version),
         "sample_grid_url": (reverse("admin:registry_modelversion_samples", args=[version.pk])
                             if version.sample_grid else ""),
         "activate_url": reverse("admin:registry_modelversion_activate", args=[version.pk]),
         "history": version.history,
         "is_rollback": active is not None and active.number > version.number,
     }
+
+
+def _with_base(version: ModelVersion, key: str, digits: int) -> str:
+    own = _number(version.metrics.get(key), digits)
+    base = (version.comparison.get("base") or {}).get(key)
+    if base is None or version.metrics.get(key) is None:
+        return own
+    return f"{own} (base {_number(base, digits)})"
 
 
 def _number(value, digits: int) -> str:

@@ -106,14 +106,22 @@ def missing_model_warning() -> str:
 # The shipped default model: colorizer/weights/default.safetensors (COLORIZER_DEFAULT_WEIGHTS)
 
 
+# The sha256 of every generator file Hue shipped before the current one. An install still running
+# one of them moves to a newly shipped default when it upgrades; one whose admin chose another
+# version keeps it.
+EARLIER_SHIPPED_DEFAULTS = frozenset({
+    "d9e685dfb07c3c16c92b0b4568e3e8c1f731614dd11519d21b1a59ca626edd51",  # Lite0 U-Net, L1 regression
+})
+
+
 def register_shipped_default(using: str = "default") -> ModelVersion | None:
-    """After migrate: the shipped weights become version 1, active, on an empty registry."""
-    if ModelVersion.objects.using(using).exists():
-        return None
+    """After migrate: the shipped weights become version 1, active, on an empty registry; on an
+    existing one, a newly shipped file is added as the next version (see register_default_model)."""
     path = settings.COLORIZER_DEFAULT_WEIGHTS
     if not path.is_file():
-        log.warning("no shipped default model at %s; colorization waits for a model version (once the file is "
-                    "there: python manage.py register_default_model)", path)
+        if not ModelVersion.objects.using(using).exists():
+            log.warning("no shipped default model at %s; colorization waits for a model version (once the file "
+                        "is there: python manage.py register_default_model)", path)
         return None
     version, _ = register_default_model(using=using)
     return version
@@ -121,7 +129,8 @@ def register_shipped_default(using: str = "default") -> ModelVersion | None:
 
 def register_default_model(using: str = "default") -> tuple[ModelVersion, bool]:
     """Register the shipped weights unless a version already holds the same file (by sha256), and activate
-    it when no version is active. (version, whether it was added). FileNotFoundError without the file."""
+    it when no version is active, or when it is new and the active version is an earlier shipped
+    default. (version, whether it was added). FileNotFoundError without the file."""
     path = settings.COLORIZER_DEFAULT_WEIGHTS
     with path.open("rb") as handle:
         sha256 = file_sha256(handle)
@@ -131,7 +140,8 @@ def register_default_model(using: str = "default") -> tuple[ModelVersion, bool]:
             version = register_version(File(handle, name=path.name), name="Shipped default",
                                        notes="The model shipped with Hue (colorizer/weights/default.safetensors).",
                                        metrics=shipped_metrics(path), using=using)
-    if not ModelVersion.objects.using(using).filter(is_active=True).exists():
+    active = ModelVersion.objects.using(using).filter(is_active=True).first()
+    if active is None or (added and active.sha256 in EARLIER_SHIPPED_DEFAULTS):
         version = activate_version(version, using=using)
     return version, added
 
@@ -161,7 +171,52 @@ def shipped_metrics(weights_path) -> dict:
         report = json.loads(path.read_text())
         extra = json.loads((read_header(weights_path).get("__metadata__") or {}).get("extra") or "{}")
         row = report["rows"][extra.get("recipe") or report["chosen"]]
-        return dict(row["metrics"])
+        metrics = dict(row["metrics"])
+        if report.get("images"):
+            metrics["scored_on"] = f"all {report['images']} photos of the validation set"
+        return metrics
     except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
         log.warning("no metrics for the shipped model in %s: %r", path, exc)
         return {}
+
+
+# --------------------------------------------------------------------------------------
+# Comparing a candidate with its base on the same held-out photos
+
+
+def comparison_verdict(comparison: dict) -> dict:
+    """{"verdict": "better" | "worse" | "mixed" | "", "text": a sentence for the admin}.
+
+    A candidate is worse when both accuracy measures agree that it is (AuC lower and CIEDE2000
+    colour error higher on the same photos), better when both agree the other way, mixed
+    otherwise. Colourfulness and FID are named beside them: on a few photos FID is noisy.
+    """
+    candidate, base = comparison.get("candidate") or {}, comparison.get("base") or {}
+    if not all(key in metrics for metrics in (candidate, base) for key in ("auc", "ciede2000")):
+        return {"verdict": "", "text": ""}
+    photos, number = comparison.get("photos"), comparison.get("base_version")
+    lower_auc = candidate["auc"] < base["auc"]
+    higher_error = candidate["ciede2000"] > base["ciede2000"]
+    verdict = "worse" if lower_auc and higher_error else "better" if not lower_auc and not higher_error else "mixed"
+    figures = (f"AuC {candidate['auc']:.3f} against {base['auc']:.3f}, colour error {candidate['ciede2000']:.2f} "
+               f"against {base['ciede2000']:.2f}")
+    if "fid" in candidate and "fid" in base and candidate["fid"] is not None and base["fid"] is not None:
+        figures += f", FID {candidate['fid']:.1f} against {base['fid']:.1f}"
+    where = f"on the same {photos} held-out photos" if photos else "on the same held-out photos"
+    base_name = f"its base v{number}" if number else "its base"
+    text = {
+        "worse": f"This candidate is worse than {base_name} {where}: {figures}. Activating it would make "
+                 "colours less accurate; keep the base, or train again with fewer epochs or a lower learning rate.",
+        "better": f"This candidate is better than {base_name} {where}: {figures}.",
+        "mixed": f"This candidate is better than {base_name} on one measure and worse on the other, {where}: "
+                 f"{figures}. Look at the samples before activating it.",
+    }[verdict]
+    return {"verdict": verdict, "text": text}
+
+
+def scored_on(version: ModelVersion) -> str:
+    """Which photos a version's metrics come from, for the admin's list."""
+    if version.comparison.get("photos"):
+        name = version.dataset_name or "its dataset"
+        return f"{version.comparison['photos']} held-out photos of {name}"
+    return version.metrics.get("scored_on", "")
