@@ -3,11 +3,12 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test venv bench clean help
+.PHONY: run test superuser venv bench clean help
 
 help:
 	@echo "make run    start the app (web, workers, Redis if needed) on http://127.0.0.1:8000"
 	@echo "make test   run the whole test suite"
+	@echo "make superuser  create an admin account (in the database make run uses)"
 	@echo "make bench  print engine speed figures"
 
 run: $(STAMP)
@@ -15,6 +16,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	@bash scripts/test.sh
+
+superuser: $(STAMP)
+	@bash scripts/superuser.sh
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m colorizer bench

@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--quick", action="store_true", help="fewer repetitions, no torch.compile")
 
     export = commands.add_parser("export", help="write the fp16 generator file of a training checkpoint")
-    export.add_argument("--checkpoint", required=True, help="a run's checkpoints folder (or the run folder)")
+    export.add_argument("--checkpoint", required=True, help="a run's checkpoints folder (or the run folder; a "
+                                                            "nogan run's folder exports its last checkpoint)")
     export.add_argument("--out", required=True, help="destination .safetensors")
     export.add_argument("--ema", action=argparse.BooleanOptionalAction, default=True,
                         help="the moving average of the weights (default, when the run kept one) or the live ones")
@@ -199,10 +200,8 @@ def run_temperature(args) -> int:
         print(args.write[1])
         return 0
 
-    settings = json.loads((Path(args.out_dir) / "config.json").read_text())
-    settings["betas"] = tuple(settings["betas"])
-    result = sweep_temperatures(NoGANConfig(**settings), args.weights, args.values, fid=not args.no_fid,
-                                log=lambda line: print(line, file=sys.stderr))
+    config = NoGANConfig.from_dict(json.loads((Path(args.out_dir) / "config.json").read_text()))
+    result = sweep_temperatures(config, args.weights, args.values, fid=not args.no_fid)
     print(format_table(result))
     return 0
 
@@ -261,6 +260,13 @@ def run_export(args) -> int:
     from colorizer.checkpoint import load_generator, save_generator
 
     folder = Path(args.checkpoint)
+    if (folder / "checkpoints" / "last.json").is_file():  # a nogan run
+        from colorizer.nogan import NoGANConfig, export_checkpoint
+
+        config = NoGANConfig.from_dict(json.loads((folder / "config.json").read_text()))
+        state = export_checkpoint(config, args.out, average=args.ema)
+        print(f"{args.out} (phase {state.phase}, epoch {state.epoch}, step {state.step})")
+        return 0
     if (folder / "checkpoints" / "state.json").is_file():
         folder = folder / "checkpoints"
     state_file = folder / "state.json"

@@ -198,7 +198,7 @@ def cpu_training_rates(steps: int, batch: int = 16, size: int = 128) -> dict[str
                 recipe.opt_g.zero_grad(set_to_none=True)
                 loss.backward()
                 recipe.opt_g.step()
-                recipe.update_ema()
+                recipe.update_ema(step=1000)
             rates[mode] = timed(step)
     return {mode: round(rate, 1) for mode, rate in rates.items()}
 

@@ -30,6 +30,7 @@ from colorizer.model import GeneratorConfig, build_generator
 from colorizer.precision import autocast
 
 DEFAULT_RENDER_SIZE = 256
+MIN_INTENSITY, MAX_INTENSITY = 0.0, 2.0  # scale of the predicted a/b (1: as the model made them)
 MIN_RENDER_SIZE = 64
 MAX_RENDER_SIZE = 2048
 EXIF_ORIENTATION = 0x0112
@@ -142,15 +143,22 @@ class Colorizer:
 
     # ------------------------------------------------------------------------------
 
-    def colorize(self, image: Image.Image, render_size: int = DEFAULT_RENDER_SIZE, seed: int | None = None) -> Image.Image:
-        """A full-resolution colour version of `image` (RGB, or RGBA when it had alpha)."""
-        return self.colorize_batch([image], render_size=render_size, seed=seed)[0]
+    def colorize(self, image: Image.Image, render_size: int = DEFAULT_RENDER_SIZE, seed: int | None = None,
+                 intensity: float = 1.0) -> Image.Image:
+        """A full-resolution colour version of `image` (RGB, or RGBA when it had alpha).
+
+        `intensity` scales the predicted a/b before they are merged with the photo's own luminance:
+        below 1 for quieter colours, above 1 for stronger ones; the luminance stays exact either way."""
+        return self.colorize_batch([image], render_size=render_size, seed=seed, intensity=intensity)[0]
 
     def colorize_batch(self, images: Iterable[Image.Image], render_size: int = DEFAULT_RENDER_SIZE,
-                       seed: int | None = None, batch_size: int | None = None) -> list[Image.Image]:
+                       seed: int | None = None, batch_size: int | None = None,
+                       intensity: float = 1.0) -> list[Image.Image]:
         """Colorize several photos; those sharing a network size run as one batch."""
         if not MIN_RENDER_SIZE <= render_size <= MAX_RENDER_SIZE:
             raise ValueError(f"render size must be between {MIN_RENDER_SIZE} and {MAX_RENDER_SIZE}")
+        if not MIN_INTENSITY <= intensity <= MAX_INTENSITY:
+            raise ValueError(f"colour intensity must be between {MIN_INTENSITY} and {MAX_INTENSITY}")
         prepared = [prepare_image(image) for image in images]
         batch_size = batch_size or (64 if self.device.type == "cuda" else 4)
         groups: dict[tuple[int, int], list[int]] = {}
@@ -164,7 +172,7 @@ class Colorizer:
                 L = torch.stack([network_input(prepared[i], size) for i in chunk])  # (B, 1, h, w)
                 ab = self.predict_ab(L, seed=seed)  # (B, 2, h, w) Lab units
                 for row, i in enumerate(chunk):
-                    results[i] = self._compose(prepared[i], ab[row])
+                    results[i] = self._compose(prepared[i], ab[row] * intensity if intensity != 1.0 else ab[row])
         return results
 
     def predict_ab(self, L: torch.Tensor, seed: int | None = None) -> torch.Tensor:

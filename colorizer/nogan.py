@@ -23,7 +23,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -88,6 +88,15 @@ class NoGANConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "NoGANConfig":
+        """A run folder's config.json (fields this version does not know are ignored)."""
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in data.items() if k in known}
+        if "betas" in data:
+            data["betas"] = tuple(data["betas"])
+        return cls(**data)
 
 
 @dataclass
@@ -176,10 +185,13 @@ class Recipe:
             total = total + c.lambda_feature * parts["G_feat"]
         return total, {k: v.detach() for k, v in parts.items()}, served
 
-    def update_ema(self) -> None:
+    def update_ema(self, step: int) -> None:
+        """Move the average toward the live weights. Its decay warms up as (1 + step) / (10 + step):
+        at a fixed 0.999 the average would still be 59 % the starting weights after a 530-step epoch."""
+        decay = min(self.config.ema_decay, (1 + step) / (10 + step))
         with torch.no_grad():
             for ema, live in zip(self.ema.parameters(), self.decoder.parameters()):
-                ema.lerp_(live, 1 - self.config.ema_decay)
+                ema.lerp_(live, 1 - decay)
             for ema, live in zip(self.ema.buffers(), self.decoder.buffers()):
                 ema.copy_(live)
 
@@ -218,11 +230,13 @@ class Recipe:
 
     # ---- files
 
-    def export(self, path: Path, extra: dict) -> None:
-        """The full generator (frozen encoder + EMA decoder and head) as an fp16 generator file."""
+    def export(self, path: Path, extra: dict, average: bool = True) -> None:
+        """The full generator (frozen encoder + the EMA decoder and head, or the live ones) as an fp16
+        generator file."""
         state = self.generator.state_dict()
-        for name, tensor in self.ema.state_dict().items():
-            state[name] = tensor  # "decoder.*" and "head.*" name the same tensors in both
+        if average:
+            for name, tensor in self.ema.state_dict().items():
+                state[name] = tensor  # "decoder.*" and "head.*" name the same tensors in both
         save_generator(path, state, self.generator_config.to_dict(), extra=extra)
 
     def state(self) -> dict:
@@ -280,8 +294,7 @@ class Run:
                                         size=config.image_size, variants=config.variants, seed=config.seed,
                                         progress=self._cache_progress, device=self.device,
                                         in_memory=config.cache_in_memory)
-        order = torch.randperm(len(paths), generator=torch.Generator().manual_seed(config.seed))
-        self.holdout, self.train_rows = order[:config.holdout], order[config.holdout:]
+        self.holdout, self.train_rows = split_rows(len(paths), config.holdout, config.seed)
         if self.recipe.generator.bins is not None:
             counts = self._bin_counts()
             if config.rebalance < 1:
@@ -358,7 +371,7 @@ class Run:
                 recipe.opt_g.zero_grad(set_to_none=True)
                 loss.backward()
                 recipe.opt_g.step()
-                recipe.update_ema()
+                recipe.update_ema(self.state.total_steps)
                 self.state.step += 1
                 self.state.total_steps += 1
                 seen += c.batch_size
@@ -419,7 +432,7 @@ class Run:
             (loss + weight * adversarial).backward()
             parts["G_GAN"] = adversarial.detach()
             recipe.opt_g.step()
-            recipe.update_ema()
+            recipe.update_ema(self.state.total_steps)
             self.state.step += 1
             self.state.total_steps += 1
             if self.state.step % c.log_every == 0:
@@ -465,6 +478,12 @@ class Run:
                 "holdout_truth_colourfulness": round(float(torch.cat(truth_colourful).mean()), 2)}
 
 
+def split_rows(count: int, holdout: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(held-out rows, training rows) of a cache of `count` photos: seeded, the same on every resume."""
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
+    return order[:holdout], order[holdout:]
+
+
 class Stopped(Exception):
     """should_stop() said so: the run saves where it is and returns."""
 
@@ -477,7 +496,7 @@ def train_nogan(config: NoGANConfig, log=print, should_stop=None) -> RunState:
 
 @torch.no_grad()
 def sweep_temperatures(config: NoGANConfig, weights: str | os.PathLike, temperatures: list[float],
-                       fid: bool = True, log=print) -> dict:
+                       fid: bool = True) -> dict:
     """Score one generator file on a run's held-out training photos (never val) at each
     annealed-mean temperature: PSNR, AuC, colourfulness gap and FID, as the engine's eval reports
     them. Lower T is more colourful; pick the T that trades accuracy for colour best. A generator
@@ -487,12 +506,13 @@ def sweep_temperatures(config: NoGANConfig, weights: str | os.PathLike, temperat
     from colorizer.evaluate import Scoreboard
     from colorizer.inference import Colorizer
 
-    run = Run(config, log=log)
+    cache = FeatureCache(config.cache_dir or Path(config.out_dir) / "feature_cache", variants=1)  # memory-mapped
+    holdout, _ = split_rows(cache.count, config.holdout, config.seed)
     generator = Colorizer.load(weights, device="cpu").generator
     labels = {t: f"T={t:g}" for t in temperatures} if generator.bins is not None else {None: "as trained"}
     board = Scoreboard(list(labels.values()), baseline=None, inception=metrics.InceptionFeatures() if fid else None)
-    for start in range(0, len(run.holdout), 32):
-        _, L, ab = run.cache.batch(run.holdout[start:start + 32], 0)
+    for start in range(0, len(holdout), 32):
+        _, L, ab = cache.batch(holdout[start:start + 32], 0)
         x = L.contiguous(memory_format=torch.channels_last)
         head_output = generator.decode(generator.encoder(x), x)  # its own encoder: the cache's may differ
         truth = model_pair_to_rgb(L, ab)
@@ -503,3 +523,18 @@ def sweep_temperatures(config: NoGANConfig, weights: str | os.PathLike, temperat
                                            for label, rgb in outputs.items()})
         board.flush()
     return board.summary()
+
+
+def export_checkpoint(config: NoGANConfig, path: str | os.PathLike, average: bool = True) -> RunState:
+    """Write the generator of a run's last checkpoint (mid-epoch too): the weight average, or the
+    live weights. Reads only the checkpoint and the starting generator, not the photos."""
+    recipe = Recipe(config)
+    stem = Path(config.out_dir) / "checkpoints" / "last"
+    if not stem.with_suffix(".json").exists():
+        raise FileNotFoundError(f"no nogan checkpoint in {config.out_dir}")
+    saved = load_state(stem, device=recipe.device)
+    recipe.load(saved["networks"])
+    state = RunState(**saved["run"])
+    recipe.export(Path(path), extra={"recipe": "nogan", "phase": state.phase, "epoch": state.epoch,
+                                     "step": state.step, "average": average}, average=average)
+    return state

@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/loadtest.py [--photos 50] [--latency-runs 5] [--concurrency 1]
                                          [--device cpu] [--render-size 256] [--weights FILE]
+                                         [--samples FOLDER]
 
 Starts a private copy of the app in a temporary folder (its own redis-server, SQLite
 database and media folder): the ASGI web server (uvicorn) and one Celery inference worker,
@@ -9,7 +10,7 @@ as `make run` does. Then, as a signed-in user, over real HTTP and a real websock
 
 1. latency: uploads a 1024x768 black-and-white photo, waits for its `done` event on the
    websocket, and repeats; prints the time from the start of the upload to that event (the
-   first job separately: a fresh worker imports torch and loads the model then);
+   first job on the fresh worker separately: it shows whether the worker had its model ready);
 2. throughput: uploads --photos photos at once (one request each, all in parallel) and
    prints jobs per minute from the first upload to the last `done` event.
 
@@ -40,7 +41,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the project's packages, when run as `python scripts/loadtest.py`
-SAMPLES = Path("/work/shared/datasets/bw_samples")  # used when present; a synthetic photo otherwise
 
 
 def free_port() -> int:
@@ -49,12 +49,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def black_and_white_photo(width: int = 1024, height: int = 768, seed: int = 0) -> bytes:
-    """A 1024x768 gray JPEG: a real old photo when the samples folder exists, else a textured gradient."""
+def black_and_white_photo(width: int = 1024, height: int = 768, seed: int = 0, samples_dir: str | None = None) -> bytes:
+    """A 1024x768 gray JPEG: one of --samples' photos when given, else a textured gradient made here."""
     import numpy as np
     from PIL import Image, ImageOps
 
-    samples = sorted(SAMPLES.glob("*.jp*g")) if SAMPLES.is_dir() else []
+    samples = sorted(Path(samples_dir).glob("*.jp*g")) if samples_dir else []
     if samples:
         with Image.open(samples[seed % len(samples)]) as source:
             image = ImageOps.fit(source.convert("L"), (width, height), Image.Resampling.LANCZOS)
@@ -90,23 +90,37 @@ class Stack:
         self.processes.append(subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=log,
                                                start_new_session=True))
 
-    def start(self) -> None:
+    def start(self) -> str:
+        """Start everything, the model registered before the worker starts (as after `make run`); returns
+        the model's description once the worker answers."""
         os.environ.update(self.env)  # this process reads the same database (Django ORM for set-up)
         self.spawn("redis", sys.executable, "scripts/localredis.py", "serve", str(self.redis_port))
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env,
                        check=True)
+        model = register_model(self.args, self.dir)
         self.spawn("web", sys.executable, "-m", "uvicorn", "webapp.asgi:application", "--host", "127.0.0.1",
                    "--port", str(self.web_port), "--log-level", "warning")
+        worker_started = time.perf_counter()
         self.spawn("worker", sys.executable, "-m", "celery", "-A", "worker", "worker", "--queues", "inference",
-                   "--concurrency", str(self.args.concurrency), "--loglevel", "WARNING")
+                   "--concurrency", str(self.args.concurrency), "--loglevel", "INFO")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 urllib.request.urlopen(self.base_url + "/accounts/login/", timeout=2)
-                return
+                break
             except OSError:
                 time.sleep(0.2)
-        raise SystemExit(f"the web server did not start; see {self.dir / 'web.log'}")
+        else:
+            raise SystemExit(f"the web server did not start; see {self.dir / 'web.log'}")
+        # Each worker process loads the active model as it starts and logs "preloaded model": wait for all.
+        log = self.dir / "worker.log"
+        deadline = time.monotonic() + 120
+        while log.read_text(errors="replace").count("preloaded model") < self.args.concurrency:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the worker never had its model ready; see {log}")
+            time.sleep(0.1)
+        self.worker_ready_s = time.perf_counter() - worker_started
+        return model
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -228,12 +242,34 @@ class Session:
 
 def latency_summary(latencies: list[float]) -> str:
     """The latency line: the cold first job, then the warm runs' median (none with --latency-runs 0)."""
-    line = f"upload -> result on the websocket, 1024x768 photo: first job (cold worker) {latencies[0]:.2f} s"
+    line = f"upload -> result on the websocket, 1024x768 photo: first job (fresh worker) {latencies[0]:.2f} s"
     warm = latencies[1:]
     if not warm:
         return line + "; no warm runs (--latency-runs 0)"
     return (line + f"; then median {statistics.median(warm):.2f} s "
             f"(min {min(warm):.2f}, max {max(warm):.2f}, {len(warm)} run{'s' if len(warm) != 1 else ''})")
+
+
+def job_stages(job_id: str, uploaded_at: float) -> dict:
+    """Where a job's time went, from its row: upload -> queued (web), -> running (broker and worker), -> done."""
+    from webapp.photos.models import Colorization
+
+    job = Colorization.objects.get(pk=job_id)
+    return {"web": job.created_at.timestamp() - uploaded_at,
+            "queue": (job.started_at - job.created_at).total_seconds(),
+            "colorize": (job.finished_at - job.started_at).total_seconds()}
+
+
+def stages_summary(stages: list[dict]) -> str:
+    """The first job's stages beside the warm runs' medians."""
+    def line(values: dict) -> str:
+        return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in values.items())
+
+    text = f"where the time went: first job {line(stages[0])}"
+    if len(stages) > 1:
+        medians = {name: statistics.median(stage[name] for stage in stages[1:]) for name in stages[0]}
+        text += f"; warm median {line(medians)}"
+    return text
 
 
 def non_negative(text: str) -> int:
@@ -252,27 +288,30 @@ def main() -> int:
     parser.add_argument("--device", default="cpu", help="COLORIZER_DEVICE of the worker: cpu, cuda or auto")
     parser.add_argument("--render-size", type=int, default=256)
     parser.add_argument("--weights", help="generator file to measure (default: shipped model or paper U-Net)")
+    parser.add_argument("--samples", help="a folder of black-and-white JPEGs to upload (default: gray gradients)")
     args = parser.parse_args()
 
     stack = Stack(args)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the stack on `kill` or `timeout` too
     try:
-        stack.start()
-        model = register_model(args, stack.dir)
+        model = stack.start()
         session = Session(stack.base_url)
         session.listen()
-        photo = black_and_white_photo()
+        photo = black_and_white_photo(samples_dir=args.samples)
         print(f"model: {model}; device {args.device}; render size {args.render_size}; "
               f"worker concurrency {args.concurrency}; {os.cpu_count()} CPUs")
+        print(f"worker started and had the model loaded in {stack.worker_ready_s:.1f} s")
 
-        latencies = []
+        latencies, stages = [], []
         for run in range(args.latency_runs + 1):
-            started = time.perf_counter()
+            started, wall = time.perf_counter(), time.time()
             job = session.upload(photo, f"latency-{run}.jpg")
             latencies.append(session.wait([job]) - started)
+            stages.append(job_stages(job, wall))
         print(latency_summary(latencies))
+        print(stages_summary(stages))
 
-        photos = [black_and_white_photo(seed=n) for n in range(args.photos)]
+        photos = [black_and_white_photo(seed=n, samples_dir=args.samples) for n in range(args.photos)]
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=args.photos) as pool:
             jobs = list(pool.map(lambda item: session.upload(item[1], f"batch-{item[0]}.jpg"), enumerate(photos)))

@@ -28,7 +28,7 @@ python manage.py collectstatic --noinput --verbosity 0
 cat <<MSG
 
   Hue is starting on http://127.0.0.1:${WEB_PORT}/
-  Create an admin account (in another terminal):  .venv/bin/python manage.py createsuperuser
+  Create an admin account (in another terminal, in this folder):  $(bash scripts/superuser.sh --hint)
   Stop everything with Ctrl-C.
 
 MSG

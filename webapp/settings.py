@@ -305,6 +305,7 @@ JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)  # a job that fails this many 
 JOB_HEARTBEAT_INTERVAL = env_float("JOB_HEARTBEAT_INTERVAL", 10)  # a running job proves its worker alive this often (s)
 JOB_STALLED_AFTER = env_float("JOB_STALLED_AFTER", 60)  # a running job without a heartbeat this long is requeued (s)
 JOB_RESEND_QUEUED_AFTER = env_float("JOB_RESEND_QUEUED_AFTER", 300)  # a queued job's message is re-sent after (s)
+MODEL_WATCH_INTERVAL = env_float("MODEL_WATCH_INTERVAL", 5)  # an inference worker loads a new active model within (s)
 
 # --- Datasets and fine-tuning ---------------------------------------------------------------
 # Server folders an admin may register as datasets (a folder outside these is refused).
@@ -342,6 +343,21 @@ COLORIZER_DEFAULT_WEIGHTS = Path(
 COLORIZER_DEFAULT_METRICS = Path(
     os.environ.get("COLORIZER_DEFAULT_METRICS", BASE_DIR / "docs" / "model_metrics.json")
 )
+
+# --- Email (password reset links only) ----------------------------------------------------
+# Locally the message is printed on the web process's console; with EMAIL_HOST set it goes out by SMTP.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Hue <noreply@localhost>")
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 3600)  # how long a reset link works (s)
 
 # --- Security -------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

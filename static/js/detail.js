@@ -4,6 +4,11 @@
   var detail = document.getElementById("detail");
   var payload = document.getElementById("selected-job");
   var selected = payload ? JSON.parse(payload.textContent) : null;
+  // The intensity slider says its value as it moves.
+  document.querySelectorAll("input[type=range][name=intensity]").forEach(function (range) {
+    var output = document.querySelector("[data-intensity-value]");
+    range.addEventListener("input", function () { output.textContent = Number(range.value).toFixed(1) + "×"; });
+  });
   if (!detail || !selected) return;
 
   window.HueLive.on(function (event) {
@@ -16,6 +21,17 @@
     detail.querySelectorAll("[data-job-message]").forEach(function (node) {
       node.textContent = job.state === "running" ? "Colorizing…" : (job.message || (job.state === "queued" ? "Waiting for a worker…" : ""));
     });
+    if (job.state !== "done" && job.state !== "failed") return;
+    // The result has arrived (or failed): "…appears here when it is ready" is no longer true.
+    document.querySelectorAll('.messages [data-tags~="until-done"][data-tags~="job-' + job.id + '"]').forEach(function (node) {
+      var box = node.parentNode;
+      node.remove();
+      if (box && !box.querySelector(".message")) box.remove();
+    });
+    if (job.duration_seconds !== null && job.duration_seconds !== undefined) {
+      detail.querySelector("dd[data-job-took]").textContent = job.duration_seconds.toFixed(1) + " s";
+      detail.querySelectorAll("[data-took]").forEach(function (node) { node.hidden = false; });
+    }
     if (job.state !== "done") return;
     var compare = detail.querySelector("[data-compare]");
     compare.querySelector("[data-job-preview]").src = job.preview_url;

@@ -36,6 +36,9 @@
     verdict.hidden = !judged.text;
     $("[data-action=cancel]").hidden = !job.can_cancel;
     $("[data-action=resume]").hidden = !job.can_resume;
+    var blocker = $("[data-field=resume_blocker]");
+    blocker.textContent = job.resume_blocker || "";
+    blocker.hidden = !job.resume_blocker;
     var version = $("[data-action=version]");
     version.hidden = !job.result_version_url;
     if (job.result_version_url) version.href = job.result_version_url;

@@ -13,6 +13,40 @@
   var queue = [];
   var active = 0;
   var rowsByJob = {};
+  // The batch: every file added since the last batch ended, until each one is colorized or has failed.
+  var batchBox = document.getElementById("batch");
+  var batch = { total: 0, done: 0, failed: 0 };
+
+  function plural(count, word) { return count + " " + word + (count === 1 ? "" : "s"); }
+
+  function renderBatch() {
+    var finished = batch.done + batch.failed;
+    batchBox.hidden = batch.total === 0;
+    batchBox.querySelector("[data-batch-count]").textContent =
+      batch.done + " of " + batch.total + " done" + (batch.failed ? ", " + batch.failed + " failed" : "");
+    var bar = batchBox.querySelector("[data-batch-progress]");
+    bar.max = batch.total || 1;
+    bar.value = finished;
+    var summary = batchBox.querySelector("[data-batch-summary]");
+    var ended = batch.total > 0 && finished === batch.total;
+    batchBox.dataset.state = ended ? "ended" : "running";
+    summary.hidden = !ended;
+    if (ended) {
+      summary.textContent = "Batch finished: " + plural(batch.done, "photo") + " colorized" +
+        (batch.failed ? ", " + batch.failed + " failed (the reasons are below)" : "") + ".";
+    }
+  }
+
+  function batchAdd(count) {
+    if (batch.total && batch.done + batch.failed === batch.total) batch = { total: 0, done: 0, failed: 0 };
+    batch.total += count;
+    renderBatch();
+  }
+
+  function batchFinished(ok) {
+    if (ok) batch.done += 1; else batch.failed += 1;
+    renderBatch();
+  }
 
   function describeBytes(size) {
     if (size >= 1024 * 1024) return (size / (1024 * 1024)).toFixed(1).replace(/\.0$/, "") + " MB";
@@ -33,6 +67,7 @@
   }
 
   function fail(row, message) {
+    if (row.dataset.state !== "rejected") batchFinished(false);
     setStatus(row, "rejected", message);
     row.querySelector(".upload-status").setAttribute("role", "alert");
     row.querySelector(".upload-progress").hidden = true;
@@ -52,6 +87,7 @@
   }
 
   function addFiles(files) {
+    if (files.length) batchAdd(files.length);
     Array.prototype.forEach.call(files, function (file) {
       var row = addRow(file);
       if (file.size > maxBytes) {
@@ -132,6 +168,7 @@
     var status = row.querySelector(".upload-status");
     status.textContent = "";
     if (job.state === "done") {
+      batchFinished(true);
       row.dataset.state = "done";
       var img = row.querySelector(".upload-thumb img");
       img.src = job.thumbnail_url;
@@ -141,6 +178,7 @@
       link.textContent = "Done: open the before and after";
       status.appendChild(link);
     } else if (job.state === "failed") {
+      batchFinished(false);
       row.dataset.state = "failed";
       status.setAttribute("role", "alert");
       status.textContent = job.message || "Colorization failed.";

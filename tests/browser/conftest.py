@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from tests.webapp.conftest import sent_tasks, tiny_model  # noqa: F401  (fixtures)
+from tests.webapp.conftest import alice, sent_tasks, staff, stranger, tiny_model  # noqa: F401  (fixtures)
 from tests.webapp.harness import asgi_server, worker_in_thread
 from tests.webapp.integration.conftest import shared_redis  # noqa: F401  (fixture)
 
@@ -36,3 +36,12 @@ def page(tmp_path):
         finally:
             context.close()
             browser.close()
+
+
+@pytest.fixture
+def page_server(transactional_db, shared_redis, monkeypatch):  # noqa: F811
+    """The ASGI app (HTTP and websockets, Redis channel layer) without a worker: tests run jobs themselves,
+    and what the jobs report reaches the page as it would from a worker."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with asgi_server() as base_url:
+        yield base_url

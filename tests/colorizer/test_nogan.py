@@ -154,7 +154,7 @@ def test_a_temperature_sweep_scores_each_temperature_on_the_held_out_photos(run,
 
     _, out_dir = run
     result = sweep_temperatures(tiny(photos, init_weights, out_dir), out_dir / "generator_epoch_02.safetensors",
-                                [0.3, 1.0], fid=False, log=lambda line: None)
+                                [0.3, 1.0], fid=False)
     assert set(result) == {"colorfulness_truth", "T=0.3", "T=1"}
     assert all(0 < result[label]["auc"] <= 1 and result[label]["psnr"] > 0 for label in ("T=0.3", "T=1"))
 
@@ -177,8 +177,7 @@ def test_a_regression_generator_is_scored_once_on_the_same_held_out_photos(run, 
     from colorizer.nogan import sweep_temperatures
 
     _, out_dir = run
-    result = sweep_temperatures(tiny(photos, init_weights, out_dir), init_weights, [0.3, 1.0], fid=False,
-                                log=lambda line: None)
+    result = sweep_temperatures(tiny(photos, init_weights, out_dir), init_weights, [0.3, 1.0], fid=False)
     assert set(result) == {"colorfulness_truth", "as trained"}
 
 
@@ -210,3 +209,18 @@ def test_a_cache_with_more_variants_serves_fewer_from_memory_without_a_rebuild(p
     assert loaded.L.base is None and isinstance(mapped.L, np.memmap)  # its own memory, not a view of the map
     a, b = mapped.batch([3, 7], 0), loaded.batch([3, 7], 0)
     assert all(torch.equal(x, y) for x, y in zip(a[0] + [a[1], a[2]], b[0] + [b[1], b[2]]))
+
+
+def test_export_writes_the_last_checkpoints_live_or_averaged_generator(run, tmp_path):
+    from colorizer.__main__ import main
+    from colorizer.checkpoint import load_generator
+
+    _, out_dir = run
+    assert main(["export", "--checkpoint", str(out_dir), "--out", str(tmp_path / "ema.safetensors")]) == 0
+    assert main(["export", "--checkpoint", str(out_dir), "--out", str(tmp_path / "live.safetensors"),
+                 "--no-ema"]) == 0
+    ema, config, extra = load_generator(tmp_path / "ema.safetensors")
+    live, _, _ = load_generator(tmp_path / "live.safetensors")
+    assert config["head"] == "bins" and extra["phase"] == "done" and extra["average"] is True
+    assert not torch.equal(ema["head.weight"], live["head.weight"])
+    assert torch.equal(ema["encoder.stem.0.weight"], live["encoder.stem.0.weight"])

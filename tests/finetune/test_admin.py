@@ -157,6 +157,42 @@ def test_the_job_form_checks_the_recipe(staff_user, dataset, base_version):
     assert "a multiple of 32" in page
 
 
+@pytest.mark.parametrize("size", [32, 2048])
+def test_the_job_form_refuses_an_image_size_the_engine_cannot_score(staff_user, dataset, base_version, size):
+    recipe = {"dataset": dataset.pk, "base_version": base_version.pk, "l1_epochs": 1, "gan_epochs": 1,
+              "batch_size": 4, "learning_rate": "0.0001", "lambda_l1": "100", "val_split": "0.25", "image_size": size}
+
+    response = signed_in(staff_user).post(reverse("admin:finetune_finetunejob_add"), recipe)
+
+    assert response.status_code == 200 and not FineTuneJob.objects.exists()
+    assert "between 64 and 1024" in response.content.decode()
+
+
+def test_the_smallest_training_size_is_the_smallest_size_the_engine_renders():
+    from colorizer.inference import MAX_RENDER_SIZE, MIN_RENDER_SIZE
+
+    assert FineTuneJob.IMAGE_SIZE_MIN == MIN_RENDER_SIZE
+    assert FineTuneJob.IMAGE_SIZE_MAX <= MAX_RENDER_SIZE
+
+
+def test_a_job_that_cannot_succeed_again_is_not_offered_resume(staff_user, job, sent_finetune_tasks,
+                                                               django_capture_on_commit_callbacks):
+    FineTuneJob.objects.filter(pk=job.pk).update(state=FineTuneState.FAILED, image_size=32,
+                                                 message="Training failed: render size must be between 64 and 2048")
+    client = signed_in(staff_user)
+
+    page = client.get(reverse("admin:finetune_finetunejob_change", args=[job.pk])).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:finetune_finetunejob_resume", args=[job.pk]), follow=True)
+
+    assert 'data-action="resume" hidden' in page
+    assert "outside what the engine can train and score" in page
+    job.refresh_from_db()
+    assert job.state == FineTuneState.FAILED and sent_finetune_tasks == []
+    flash = [str(message) for message in response.context["messages"]]
+    assert len(flash) == 1 and "start a new job" in flash[0] and "Queued" not in flash[0]
+
+
 def test_the_job_page_follows_the_job_live(staff_user, job):
     response = signed_in(staff_user).get(reverse("admin:finetune_finetunejob_change", args=[job.pk]))
 
@@ -187,13 +223,55 @@ def test_resuming_a_cancelled_job_queues_it_again(staff_user, job, sent_finetune
     assert sent_finetune_tasks == [("run_finetune", str(job.pk))]
 
 
+def test_resuming_a_job_without_a_checkpoint_says_it_starts_again(staff_user, job,
+                                                                   django_capture_on_commit_callbacks):
+    services.request_cancel(job)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in(staff_user).post(reverse("admin:finetune_finetunejob_resume", args=[job.pk]), follow=True)
+
+    flash = [str(message) for message in response.context["messages"]]
+    assert any("start again from the beginning" in message for message in flash)
+
+
+def test_staff_make_a_version_public_under_a_name_people_see(staff_user, base_version):
+    candidate = register_tiny_model(name="Fine-tuned on val40 test set", activate=False, seed=1)
+
+    response = signed_in(staff_user).post(reverse("admin:registry_modelversion_change", args=[candidate.pk]),
+                                          {"public": "on", "public_name": "Portraits", "name": "renamed"})
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    candidate.refresh_from_db()
+    assert (candidate.public, candidate.public_name, candidate.name) == (True, "Portraits",
+                                                                          "Fine-tuned on val40 test set")
+    assert candidate.public_label == "v2 Portraits"
+
+
 def test_activating_a_version_makes_it_the_only_active_one(staff_user, base_version):
     candidate = register_tiny_model(name="Candidate", activate=False, seed=1)
 
-    response = signed_in(staff_user).post(reverse("admin:registry_modelversion_activate", args=[candidate.pk]))
+    response = signed_in(staff_user).post(reverse("admin:registry_modelversion_activate", args=[candidate.pk]),
+                                          {"confirm": "yes"})
 
     assert response.status_code == 302
     assert list(ModelVersion.objects.filter(is_active=True)) == [candidate]
+
+
+def test_activating_a_version_asks_for_confirmation_first(staff_user, base_version):
+    candidate = register_tiny_model(name="Candidate", activate=False, seed=1)
+    client = signed_in(staff_user)
+    url = reverse("admin:registry_modelversion_activate", args=[candidate.pk])
+
+    version_page = client.get(reverse("admin:registry_modelversion_change", args=[candidate.pk])).content.decode()
+    asked = client.get(url)
+    posted_without_confirming = client.post(url)
+
+    assert f'href="{url}?return_to=version"' in version_page
+    for response in (asked, posted_without_confirming):
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert "Yes, activate v2" in page and "No, keep v1" in page and 'name="confirm" value="yes"' in page
+    assert list(ModelVersion.objects.filter(is_active=True)) == [base_version]
 
 
 def test_rolling_back_is_one_action_from_the_version_list(staff_user, base_version):
@@ -202,7 +280,9 @@ def test_rolling_back_is_one_action_from_the_version_list(staff_user, base_versi
 
     page = client.get(reverse("admin:registry_modelversion_changelist")).content.decode()
     assert "Roll back to this" in page
-    client.post(reverse("admin:registry_modelversion_activate", args=[base_version.pk]))
+    assert "Yes, roll back to v1" in client.get(reverse("admin:registry_modelversion_activate",
+                                                        args=[base_version.pk])).content.decode()
+    client.post(reverse("admin:registry_modelversion_activate", args=[base_version.pk]), {"confirm": "yes"})
 
     assert list(ModelVersion.objects.filter(is_active=True)) == [base_version]
     candidate.refresh_from_db()
@@ -225,6 +305,20 @@ def test_the_version_page_shows_candidate_and_active_metrics_side_by_side(staff_
 
     assert "Active v1" in page and "0.910" in page and "0.890" in page
     assert "Activate v2" in page
+
+
+def test_the_version_page_numbers_epochs_within_their_stage_as_the_job_page_does(staff_user, base_version):
+    candidate = register_tiny_model(name="Candidate", activate=False, seed=1)
+    history = [{"epoch": 1, "stage": "l1", "stage_epoch": 1, "losses": {"G_L1": 9.0}, "val": {}}]
+    history += [{"epoch": 1 + n, "stage": "gan", "stage_epoch": n, "losses": {"G_L1": 8.0, "G_GAN": 1.0}, "val": {}}
+                for n in (1, 2, 3)]
+    ModelVersion.objects.filter(pk=candidate.pk).update(history=history)
+
+    page = signed_in(staff_user).get(reverse("admin:registry_modelversion_change", args=[candidate.pk])).content.decode()
+
+    assert "<td>L1</td><td>1 / 1</td>" in page
+    assert "<td>GAN</td><td>1 / 3</td>" in page and "<td>GAN</td><td>3 / 3</td>" in page
+    assert "<td>GAN</td><td>4" not in page
 
 
 def test_uploaded_weights_become_an_inactive_version(staff_user, base_version):

@@ -178,7 +178,7 @@ def test_an_activation_that_collides_with_another_is_retried_not_a_server_error(
     admin = Client()
     admin.force_login(staff_user)
 
-    response = admin.post(reverse("admin:registry_modelversion_activate", args=[second.pk]))
+    response = admin.post(reverse("admin:registry_modelversion_activate", args=[second.pk]), {"confirm": "yes"})
 
     assert response.status_code == 302 and collisions == [second]
     assert list(ModelVersion.objects.filter(is_active=True)) == [second]

@@ -97,9 +97,14 @@ def worker_in_thread(app, queues=("inference", "maintenance")):
     """A real Celery worker consuming `queues` in a thread of this process (it sees the test's settings)."""
     from celery.contrib.testing.worker import start_worker
 
-    with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, queues=list(queues),
-                      loglevel="WARNING", shutdown_timeout=60) as worker:
-        yield worker
+    from worker.celery import stop_watching
+
+    try:
+        with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, queues=list(queues),
+                          loglevel="WARNING", shutdown_timeout=60) as worker:
+            yield worker
+    finally:
+        stop_watching()  # the model watch it started (worker_process_init) must not outlive the test
 
 
 class RedisServer:

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -14,11 +16,58 @@ def test_it_signs_up_and_lands_on_the_upload_page(client):
     assert client.get("/upload/").status_code == 200
 
 
-def test_the_sign_up_page_promises_no_password_reset_the_site_does_not_offer(client):
+def test_the_sign_up_page_says_the_email_is_for_password_resets(client):
     response = client.get("/accounts/signup/")
 
     assert response.status_code == 200 and b'name="email"' in response.content
-    assert b"reset" not in response.content.lower()
+    assert b"reset a forgotten password" in response.content
+
+
+def test_a_forgotten_password_is_reset_through_a_one_time_link_by_email(client, mailoutbox, settings):
+    settings.ALLOWED_HOSTS = ["photos.example.com", "testserver"]
+    User.objects.create_user("ada", email="ada@example.com", password="the-Old-passphrase-1")
+    assert b"Forgot your password?" in client.get("/accounts/login/").content
+
+    response = client.post("/accounts/password-reset/", {"email": "ada@example.com"}, HTTP_HOST="photos.example.com")
+
+    assert response.status_code == 302 and response.url == "/accounts/password-reset/sent/"
+    [email] = mailoutbox
+    assert email.to == ["ada@example.com"] and email.subject == "Reset your Hue password"
+    link = re.search(r"http://photos\.example\.com(/accounts/password-reset/\S+/)", email.body).group(1)
+    form = client.get(link, HTTP_HOST="photos.example.com", follow=True)
+    assert b"Choose a new password" in form.content
+    done = client.post(form.redirect_chain[-1][0], {"new_password1": "a-New-passphrase-42",
+                                                    "new_password2": "a-New-passphrase-42"},
+                       HTTP_HOST="photos.example.com")
+    assert done.status_code == 302 and done.url == "/accounts/password-reset/done/"
+    signed_in = client.post("/accounts/login/", {"username": "ada", "password": "a-New-passphrase-42"})
+    assert signed_in.status_code == 302
+    client.logout()
+    assert b"no longer works" in client.get(link, HTTP_HOST="photos.example.com", follow=True).content
+
+
+def test_a_reset_for_an_unknown_address_sends_nothing_and_says_the_same(client, mailoutbox):
+    response = client.post("/accounts/password-reset/", {"email": "nobody@example.com"})
+
+    assert response.status_code == 302 and response.url == "/accounts/password-reset/sent/"
+    assert mailoutbox == []
+
+
+def test_email_goes_out_by_smtp_once_a_host_is_set(monkeypatch):
+    import importlib
+
+    import webapp.settings
+
+    monkeypatch.setenv("EMAIL_HOST", "smtp.example.com")
+    monkeypatch.setenv("EMAIL_PORT", "465")
+    configured = importlib.reload(webapp.settings)
+    try:
+        assert configured.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
+        assert (configured.EMAIL_USE_SSL, configured.EMAIL_USE_TLS) == (True, False)
+    finally:
+        monkeypatch.delenv("EMAIL_HOST")
+        monkeypatch.delenv("EMAIL_PORT")
+        assert importlib.reload(webapp.settings).EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend"
 
 
 def test_it_explains_a_weak_password(client):

@@ -189,7 +189,7 @@ def test_it_colorizes_at_full_resolution_and_records_how(tiny_model, alice):
 
     job.refresh_from_db()
     assert job.state == JobState.DONE, job.message
-    assert (job.attempts, job.model_version, job.model_label, job.render_size) == (1, tiny_model, "v1 Tiny", 256)
+    assert (job.attempts, job.model_version, job.model_label, job.render_size) == (1, tiny_model, "v1", 256)
     assert job.started_at <= job.finished_at
     with default_storage.open(job.result.name) as handle, Image.open(handle) as result:
         assert (result.format, result.mode, result.size) == ("PNG", "RGB", (150, 100))

@@ -15,6 +15,7 @@ from webapp.finetune.models import Dataset, FineTuneJob, FineTuneState
 from webapp.photos import services, uploads
 from webapp.photos.models import Colorization, Photo
 from webapp.registry.models import ModelVersion
+from webapp.registry.services import activate_version
 
 pytestmark = pytest.mark.django_db
 
@@ -236,7 +237,7 @@ def test_the_detail_page_shows_render_settings_model_and_downloads(client, alice
     response = client.get(f"/photos/{done_job.photo.pk}/")
 
     content = response.content.decode()
-    assert "256 px" in content and "v1 Tiny" in content and "Standard (no noise)" in content
+    assert "256 px" in content and ">v1<" in content and "Standard (no noise)" in content
     assert f"/results/{done_job.pk}/download.png" in content and f"/results/{done_job.pk}/download.jpg" in content
     assert 'role="slider"' in content and 'aria-valuenow="50"' in content
 
@@ -269,7 +270,7 @@ def test_an_unfinished_result_in_the_list_has_a_thumbnail_and_model_for_live_upd
     assert '<span class="run-model" data-job-model></span>' in item
     done = content.split(f'<li data-job="{done_job.pk}"')[1].split("</li>")[0]
     assert f'data-job-thumbnail src="/results/{done_job.pk}/thumbnail.jpg"' in done
-    assert '<span class="run-model" data-job-model>v1 Tiny</span>' in done
+    assert '<span class="run-model" data-job-model>v1</span>' in done
 
 
 # --- Re-run and delete ---------------------------------------------------------------------------
@@ -293,6 +294,7 @@ def test_re_running_with_another_model_version_queues_a_job_for_that_version(cli
                                                                              sent_tasks,
                                                                              django_capture_on_commit_callbacks):
     newer = register_tiny_model(name="Newer", seed=1)  # now the active one
+    ModelVersion.objects.filter(pk=tiny_model.pk).update(public=True, public_name="Classic")
     client.force_login(alice)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -303,6 +305,20 @@ def test_re_running_with_another_model_version_queues_a_job_for_that_version(cli
     assert response.status_code == 302 and response.url == rerun.get_absolute_url()
     assert (rerun.requested_version, rerun.render_size, rerun.seed) == (tiny_model, 512, None)
     assert newer.is_active and sent_tasks[-1] == str(rerun.pk)
+
+
+def test_people_cannot_re_run_with_a_version_staff_did_not_make_public(client, alice, done_job, tiny_model):
+    register_tiny_model(name="Newer", seed=1)  # active; v1 is internal now
+    client.force_login(alice)
+
+    client.post(f"/photos/{done_job.photo.pk}/rerun", {"render_size": "512", "model_version": str(tiny_model.pk)})
+    public = register_tiny_model(name="Public", activate=False, seed=2)
+    ModelVersion.objects.filter(pk=public.pk).update(public=True)
+    response = client.post(f"/photos/{done_job.photo.pk}/rerun",
+                           {"render_size": "256", "model_version": str(tiny_model.pk)}, follow=True)
+
+    assert not Colorization.objects.filter(requested_version=tiny_model).exists()  # ignored, then refused
+    assert "Select a valid choice" in response.content.decode()
 
 
 def test_a_stranger_cannot_re_run_my_photo_with_any_model_version(client, stranger, done_job, tiny_model):
@@ -316,13 +332,41 @@ def test_a_stranger_cannot_re_run_my_photo_with_any_model_version(client, strang
     assert Colorization.objects.count() == 1
 
 
-def test_re_running_with_the_same_settings_explains_why_not(client, alice, done_job):
+def test_re_running_with_the_same_settings_shows_the_result_they_already_made(client, alice, done_job):
     client.force_login(alice)
 
-    response = client.post(f"/photos/{done_job.photo.pk}/rerun", {"render_size": "256"})
+    response = client.post(f"/photos/{done_job.photo.pk}/rerun", {"render_size": "256"}, follow=True)
 
-    assert response.status_code == 400
-    assert b"already has that result" in response.content
+    assert response.redirect_chain == [(done_job.get_absolute_url(), 302)]
+    assert response.context["selected"] == done_job
+    assert "already has that result" in response.content.decode()
+    assert Colorization.objects.count() == 1
+
+
+def test_after_a_rollback_colorize_again_with_the_defaults_shows_the_active_models_result(
+        client, alice, done_job, tiny_model, sent_tasks):
+    newer = register_tiny_model(name="Newer", seed=1)  # activated: the photo gets a v2 result
+    v2_result = services.request_colorization(done_job.photo, render_size=256)
+    services.run_colorization(v2_result.pk)
+    activate_version(tiny_model)  # rolled back to v1
+    client.force_login(alice)
+
+    page = client.get(done_job.photo.get_absolute_url())
+    assert page.context["selected"].model_version == newer  # the page shows v2's result...
+    response = client.post(f"/photos/{done_job.photo.pk}/rerun", {"render_size": "256"}, follow=True)
+
+    assert response.status_code == 200  # ...and "Colorize again" with its defaults shows v1's
+    assert response.redirect_chain == [(done_job.get_absolute_url(), 302)]
+    assert Colorization.objects.count() == 2
+
+
+def test_a_refused_re_run_redirects_back_to_the_photo_with_the_reason(client, alice, done_job):
+    client.force_login(alice)
+
+    response = client.post(f"/photos/{done_job.photo.pk}/rerun", {"render_size": "4096"}, follow=True)
+
+    assert response.redirect_chain == [(done_job.photo.get_absolute_url(), 302)]
+    assert "Select a valid choice" in response.content.decode()
     assert Colorization.objects.count() == 1
 
 
@@ -505,3 +549,39 @@ def test_every_page_carries_a_content_security_policy(client, alice):
     for url in ("/", "/accounts/login/", "/admin/login/"):
         policy = client.get(url)["Content-Security-Policy"]
         assert "script-src 'self'" in policy and "object-src 'none'" in policy and "frame-ancestors 'none'" in policy
+
+
+# --- Colour intensity -----------------------------------------------------------------------------
+
+
+def test_colorize_again_with_a_stronger_colour_intensity_stores_it_with_the_result(client, alice, done_job,
+                                                                                  sent_tasks, monkeypatch):
+    client.force_login(alice)
+    response = client.post(f"/photos/{done_job.photo.pk}/rerun", {"render_size": "256", "intensity": "1.3"})
+    rerun = Colorization.objects.exclude(pk=done_job.pk).get()
+    assert response.status_code == 302 and response.url == rerun.get_absolute_url()
+    assert rerun.intensity == 1.3
+
+    from webapp.registry import loader
+
+    asked = []
+    colorizer = loader.get_colorizer()
+    original = colorizer.colorize
+    monkeypatch.setattr(colorizer, "colorize", lambda image, **options: asked.append(options) or original(image,
+                                                                                                          **options))
+    services.run_colorization(rerun.pk)
+
+    rerun.refresh_from_db()
+    assert rerun.state == JobState.DONE and asked[0]["intensity"] == 1.3
+    page = client.get(rerun.get_absolute_url()).content.decode()
+    assert "<dt>Colour intensity</dt><dd>1.3×</dd>" in page
+
+
+def test_a_colour_intensity_outside_half_to_one_and_a_half_is_refused(client, alice, done_job):
+    client.force_login(alice)
+
+    response = client.post(f"/photos/{done_job.photo.pk}/rerun", {"render_size": "512", "intensity": "2"},
+                           follow=True)
+
+    assert "less than or equal to 1.5" in response.content.decode()
+    assert Colorization.objects.count() == 1

@@ -4,8 +4,8 @@ from django.contrib.auth.models import User
 
 
 class SignUpForm(UserCreationForm):
-    # Hue sends no email (there is no password reset), so the form promises nothing about it.
-    email = forms.EmailField(required=False, help_text="Optional.")
+    # The only email Hue ever sends is a password reset link, asked for by the account's owner.
+    email = forms.EmailField(required=False, help_text="Optional: lets you reset a forgotten password.")
 
     class Meta:
         model = User

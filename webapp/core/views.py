@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import auth
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -12,6 +13,14 @@ from webapp.core import health
 # Parts of a check that can name hosts, users or databases (driver errors, worker host
 # names): shown only with DEBUG on or to staff. A probe needs no more than each check's ok.
 PRIVATE_FIELDS = ("error", "workers")
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico on every site (admin pages included): send them to the icon."""
+    response = redirect(static("favicon.svg"))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def home(request):

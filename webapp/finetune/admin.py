@@ -184,10 +184,12 @@ class FineTuneJobAdmin(admin.ModelAdmin):
         job = get_object_or_404(FineTuneJob, pk=job_id)
         if not self.has_change_permission(request, job):
             raise Http404
+        had_checkpoint = bool(job.checkpoint_prefix)
         if services.resume_job(job):
-            messages.info(request, "Queued to resume from its last checkpoint.")
+            messages.info(request, "Queued to resume from its last checkpoint." if had_checkpoint else
+                          "Queued to start again from the beginning: no checkpoint was kept.")
         else:
-            messages.error(request, "Only an interrupted, failed or cancelled job can be resumed.")
+            messages.error(request, job.resume_blocker or "Only an interrupted, failed or cancelled job can be resumed.")
         return HttpResponseRedirect(reverse("admin:finetune_finetunejob_change", args=[job.pk]))
 
     def samples_view(self, request, job_id):

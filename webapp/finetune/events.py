@@ -27,6 +27,7 @@ def job_payload(job) -> dict:
         "cancel_requested": job.cancel_requested,
         "can_cancel": job.can_cancel,
         "can_resume": job.can_resume,
+        "resume_blocker": job.resume_blocker,
         "progress": job.progress,
         "epochs": job.epoch_history,
         "sample_grid_url": sample_grid_url(job),

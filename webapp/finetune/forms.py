@@ -102,9 +102,10 @@ class FineTuneJobForm(forms.ModelForm):
             from colorizer.model import GeneratorConfig
 
             multiple = GeneratorConfig.from_dict(version.config).size_multiple
-            if size % multiple or not 32 <= size <= 1024:
+            low, high = FineTuneJob.IMAGE_SIZE_MIN, FineTuneJob.IMAGE_SIZE_MAX
+            if size % multiple or not low <= size <= high:
                 self.add_error("image_size", f"v{version.number}'s network needs a size that is a multiple of "
-                                             f"{multiple}, between 32 and 1024.")
+                                             f"{multiple}, between {low} and {high}.")
         dataset = cleaned.get("dataset")
         if dataset is not None and dataset.image_count < 2:
             self.add_error("dataset", "A dataset needs at least 2 photos: one to train on and one to hold out.")

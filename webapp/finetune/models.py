@@ -79,6 +79,10 @@ class FineTuneJob(Job):
     """
 
     RESUMABLE = (FineTuneState.INTERRUPTED, FineTuneState.FAILED, FineTuneState.CANCELLED)
+    # Training crops the engine can also score at: scoring renders at the training size, and the engine
+    # renders between colorizer.inference.MIN_RENDER_SIZE (64) and MAX_RENDER_SIZE; 1024 bounds memory.
+    IMAGE_SIZE_MIN = 64
+    IMAGE_SIZE_MAX = 1024
 
     state = models.CharField(max_length=16, choices=FineTuneState.choices, default=FineTuneState.QUEUED,
                              db_index=True)
@@ -121,4 +125,20 @@ class FineTuneJob(Job):
 
     @property
     def can_resume(self) -> bool:
-        return self.state in self.RESUMABLE
+        """Resume is offered only where resuming can succeed."""
+        return self.state in self.RESUMABLE and not self.resume_blocker
+
+    @property
+    def resume_blocker(self) -> str:
+        """Why resuming this job cannot succeed, for a person; "" when it can (or it is not resumable)."""
+        if self.state not in self.RESUMABLE:
+            return ""
+        if self.base_version_id is None:
+            return "Its base model version was deleted, so it cannot be resumed: start a new job."
+        if self.dataset.status != Dataset.Status.READY:
+            return "Its dataset is no longer ready, so it cannot be resumed: start a new job."
+        if not self.IMAGE_SIZE_MIN <= self.image_size <= self.IMAGE_SIZE_MAX:
+            return (f"Its image size ({self.image_size} px) is outside what the engine can train and score "
+                    f"({self.IMAGE_SIZE_MIN}–{self.IMAGE_SIZE_MAX} px), so resuming would fail the same way: "
+                    "start a new job with a size in that range.")
+        return ""

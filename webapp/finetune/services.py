@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from webapp.core import jobs
-from webapp.finetune import events
+from webapp.finetune import eta, events
 from webapp.finetune.archive import ArchiveRejected
 from webapp.finetune.ingest import (MAX_SKIP_EXAMPLES, DatasetRejected, allowed_folder, ingest_archive,
                                     ingest_folder, photo_in_folder, read_manifest, write_manifest)
@@ -207,7 +207,10 @@ def request_cancel(job: FineTuneJob) -> None:
 
 
 def resume_job(job: FineTuneJob) -> bool:
-    """Queue an interrupted, failed or cancelled job again; it continues from its last checkpoint."""
+    """Queue an interrupted, failed or cancelled job again; it continues from its last checkpoint.
+    False when it is not resumable, or resuming could not succeed (job.resume_blocker says why)."""
+    if job.resume_blocker:
+        return False
     updated = FineTuneJob.objects.filter(pk=job.pk, state__in=FineTuneJob.RESUMABLE).update(
         state=FineTuneState.QUEUED, cancel_requested=False, claim_token="", finished_at=None,
         message="Queued to continue from its last checkpoint." if job.checkpoint_prefix else "Queued again.")
@@ -319,6 +322,8 @@ class JobRunner:
         self.last_save = self.last_cancel_check = 0.0
         self.pushed_step = -1  # the newest loss point already pushed to the admin pages
         self.claim_lost = False
+        self.clock = time.monotonic
+        self.epoch_started: float | None = None  # when the current epoch began, on the wall clock
 
     def update(self, **fields) -> bool:
         """Write to the job while this worker still holds its claim; remember when it no longer does."""
@@ -515,18 +520,38 @@ class JobRunner:
             return
         replaced_grid = ""
         holding = hold_requested()
+        now = self.clock()
+        if kind == "step" and self.epoch_started is None:
+            # The session's first report: the epoch began as long ago as its earlier steps took at this speed.
+            speed = event.get("images_per_second") or 0
+            self.epoch_started = now - (event["step"] * self.job.batch_size / speed if speed else 0.0)
+        epoch_seconds = None
+        if kind == "epoch":
+            epoch_seconds = round(now - self.epoch_started, 3) if self.epoch_started is not None else None
+            self.epoch_started = now
         if kind in ("step", "epoch"):
             self.record_losses(event)
             if kind == "step" and not holding and time.monotonic() - self.last_save < PROGRESS_SAVE_INTERVAL_S:
                 return
             self.job.progress = _progress_summary(event)
         else:
-            self.job.progress = {**self.job.progress, "global_step": event["global_step"],
-                                 "total_steps": event["total_steps"]}  # where it really stopped
+            # Where it really stopped: a cancel may come seconds after the last saved report, in the next stage.
+            progress = self.job.progress
+            self.job.progress = {**progress, "kind": kind, "global_step": event["global_step"],
+                                 "total_steps": event["total_steps"], "eta_seconds": None,
+                                 **eta.position(event["global_step"], progress.get("steps_per_epoch", 0),
+                                                self.job.l1_epochs)}
         if kind == "epoch":
-            self.job.epoch_history = [*self.job.epoch_history, _epoch_summary(event)]
+            self.job.epoch_history = [*self.job.epoch_history, {**_epoch_summary(event), "seconds": epoch_seconds}]
             if event.get("sample_grid"):
                 replaced_grid = self.store_sample_grid(event)
+        if kind in ("step", "epoch"):
+            # The engine's estimate counts training steps only; whole epochs (validation, samples,
+            # checkpoints) timed here say how long the rest really takes.
+            elapsed = now - self.epoch_started if self.epoch_started is not None else None
+            self.job.progress["eta_seconds"] = eta.seconds_left(
+                self.job.progress, self.job.epoch_history, l1_epochs=self.job.l1_epochs,
+                gan_epochs=self.job.gan_epochs, elapsed_in_epoch=elapsed)
         if event.get("checkpoint") and kind != "done":
             # After "done" the last epoch's checkpoint is stored already, and deleted once the version is
             # registered: copying it again would be wasted.

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.html import format_html
 
-from webapp.photos.models import Colorization, Photo
+from webapp.photos.models import Album, Colorization, Photo
 
 
 class ColorizationInline(admin.TabularInline):
@@ -56,3 +56,10 @@ class ColorizationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(Album)
+class AlbumAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "created_at")
+    search_fields = ("name", "owner__username")
+    raw_id_fields = ("owner", "photos")

@@ -29,6 +29,7 @@ def job_payload(job: Colorization) -> dict:
         "attempts": job.attempts,
         "render_size": job.render_size,
         "seed": job.seed,
+        "intensity": job.intensity,
         "model": job.model_label,
         "original_thumbnail_url": reverse("photos:thumbnail", args=[photo.pk]),
         "original_preview_url": reverse("photos:preview", args=[photo.pk]),
@@ -38,6 +39,7 @@ def job_payload(job: Colorization) -> dict:
         "download_jpg_url": reverse("photos:download", args=[job.pk, "jpg"]) if done else None,
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "duration_seconds": round(job.duration.total_seconds(), 1) if job.duration else None,
     }
 
 

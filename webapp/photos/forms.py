@@ -19,21 +19,31 @@ class RerunForm(forms.Form):
         help_text="Let the model's noise pick different colours (each variation is reproducible).",
     )
     model_version = forms.ModelChoiceField(queryset=ModelVersion.objects.none(), required=False, label="Model")
+    intensity = forms.FloatField(
+        label="Colour intensity", min_value=0.5, max_value=1.5, initial=1.0, required=False,
+        widget=forms.NumberInput(attrs={"type": "range", "min": "0.5", "max": "1.5", "step": "0.1"}),
+        help_text="Quieter or stronger colours; the photo's light and shade stay exactly as they are.",
+    )
 
-    def __init__(self, photo: Photo, *args, **kwargs):
+    def __init__(self, photo: Photo, *args, user=None, **kwargs):
         self.photo = photo
         super().__init__(*args, **kwargs)
         self.fields["render_size"].choices = [(size, f"{size} px") for size in settings.COLORIZE_RENDER_SIZES]
         self.active = active_version()
+        staff = user is not None and user.is_staff
+        # Staff may try any version; everyone else the active one and those staff made public, by public name.
         versions = ModelVersion.objects.order_by("-number")
-        if versions.count() > 1:
+        if not staff:
+            versions = versions.filter(public=True)
+        if self.active is not None:
+            versions = versions.exclude(pk=self.active.pk)  # the empty choice
+        if versions.exists():
+            label = (lambda version: str(version)) if staff else (lambda version: version.public_label)
             self.fields["model_version"].queryset = versions
             self.fields["model_version"].empty_label = (
-                f"The active model ({self.active})" if self.active else "The active model"
+                f"The active model ({label(self.active)})" if self.active else "The active model"
             )
-            self.fields["model_version"].label_from_instance = lambda version: (
-                f"{version}{' (active)' if version.is_active else ''}"
-            )
+            self.fields["model_version"].label_from_instance = label
         else:
             del self.fields["model_version"]
 
@@ -41,22 +51,32 @@ class RerunForm(forms.Form):
     def offers_versions(self) -> bool:
         return "model_version" in self.fields
 
-    def clean(self):
-        data = super().clean()
-        if self.errors:
-            return data
+    def clean_intensity(self) -> float:
+        value = self.cleaned_data.get("intensity")
+        return 1.0 if value is None else round(value, 2)
+
+    def version_label(self) -> str:
+        """The model these settings ask for, as the form names it."""
+        version = self.cleaned_data.get("model_version")
+        if version is None:
+            return f"the active model ({self.active.public_label})" if self.active else "the active model"
+        return version.public_label
+
+    def same_result(self) -> Colorization | None:
+        """After is_valid(): the photo's result (done, or still on its way) that these settings would repeat.
+
+        A new variation never repeats one. Re-running with the same settings would spend a worker on the
+        same picture, so the page shows that result instead (after a rollback, for instance, the active
+        model's earlier result)."""
+        data = self.cleaned_data
         if data.get("variation"):
-            return data  # a new seed is always a new result
+            return None
         version = data.get("model_version") or self.active
-        same = Colorization.objects.filter(photo=self.photo, render_size=data["render_size"], seed=None).exclude(
-            state=JobState.FAILED
-        )
-        for job in same:
+        same = Colorization.objects.filter(photo=self.photo, render_size=data["render_size"], seed=None,
+                                           intensity=data["intensity"]).exclude(state=JobState.FAILED)
+        for job in same.order_by("-created_at"):
             if (job.model_version_id or job.requested_version_id or (self.active and self.active.pk)) == (
                 version and version.pk
             ):
-                raise forms.ValidationError(
-                    "This photo already has that result. Pick another render size or model, "
-                    "or ask for a new variation."
-                )
-        return data
+                return job
+        return None

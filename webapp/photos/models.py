@@ -1,3 +1,4 @@
+import secrets
 import uuid
 from pathlib import PurePosixPath
 
@@ -54,6 +55,13 @@ class Photo(models.Model):
         return PurePosixPath(self.original_name).stem or "photo"
 
     @property
+    def box_style(self) -> str:
+        """Inline style of the before/after box: the photo's own shape, at most 80% of the screen's height
+        (narrower for a portrait photo, so no black bars sit beside it under the labels)."""
+        return (f"aspect-ratio: {self.width} / {self.height}; "
+                f"width: min(100%, calc(80vh * {self.width} / {self.height}))")
+
+    @property
     def megapixels(self) -> float:
         return self.width * self.height / 1_000_000
 
@@ -67,6 +75,8 @@ class Colorization(Job):
     seed = models.PositiveIntegerField(
         null=True, blank=True, help_text="Empty: the model's standard result; a number: a variation (dropout noise)."
     )
+    intensity = models.FloatField(default=1.0, help_text="Colour intensity: the predicted colour scaled by this "
+                                  "before it is merged with the photo's own luminance (1: as the model made it).")
     requested_version = models.ForeignKey(
         "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="Empty: whichever version is active when the job runs.",
@@ -94,9 +104,70 @@ class Colorization(Job):
         return f"{self.photo.get_absolute_url()}?result={self.pk}"
 
     @property
+    def intensity_label(self) -> str:
+        return "Standard" if self.intensity == 1.0 else f"{self.intensity:.1f}×"
+
+    @property
     def is_variation(self) -> bool:
         return self.seed is not None
 
     @property
     def has_result(self) -> bool:
         return self.state == JobState.DONE and bool(self.result)
+
+
+class Album(models.Model):
+    """A named set of one owner's photos (a family box uploaded one at a time); opens as its own gallery.
+    A photo may be in several albums; deleting an album keeps its photos."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="albums")
+    name = models.CharField(max_length=120)
+    photos = models.ManyToManyField(Photo, related_name="albums", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "created_at"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="album_name_unique_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("photos:album", args=[self.pk])
+
+
+def new_share_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 random bits: unguessable
+
+
+class ShareLink(models.Model):
+    """A read-only link to one photo or one album, made by its owner: anyone with the link sees the
+    before/after and can download the result, nothing else. Revocable, and optionally expiring."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    token = models.CharField(max_length=64, unique=True, default=new_share_token, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links")
+    photo = models.ForeignKey(Photo, null=True, blank=True, on_delete=models.CASCADE, related_name="share_links")
+    album = models.ForeignKey(Album, null=True, blank=True, on_delete=models.CASCADE, related_name="share_links")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until revoked.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(photo__isnull=False, album__isnull=True)
+                                   | models.Q(photo__isnull=True, album__isnull=False),
+                                   name="share_link_one_photo_or_one_album"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Share link to {self.photo or self.album}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("share", args=[self.token])
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())

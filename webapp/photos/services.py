@@ -141,9 +141,10 @@ def accept_upload(owner, upload: UploadedFile) -> Photo:
 
 
 def request_colorization(photo: Photo, *, render_size: int, seed: int | None = None,
-                         version: ModelVersion | None = None) -> Colorization:
+                         version: ModelVersion | None = None, intensity: float = 1.0) -> Colorization:
     """Queue a colorization of `photo`; its task is sent once the transaction commits."""
-    job = Colorization.objects.create(photo=photo, render_size=render_size, seed=seed, requested_version=version)
+    job = Colorization.objects.create(photo=photo, render_size=render_size, seed=seed, requested_version=version,
+                                      intensity=intensity)
     job.photo = photo
     # Tell the page first: once the task is sent, a worker may already report "running". Each runs on its
     # own (robust: an error is logged): a failed event never keeps the task from being sent.
@@ -213,7 +214,8 @@ def run_colorization(colorization_id) -> None:
             attempts = f" after {job.attempts} attempts" if job.attempts > 1 else ""
             fail(job, f"Colorization failed{attempts}: {describe(exc)}")
     else:
-        if jobs.finish(job, JobState.DONE, model_version=version, model_label=str(version), **files):
+        # The label people see on the photo page: the version's public name, never its internal one.
+        if jobs.finish(job, JobState.DONE, model_version=version, model_label=version.public_label, **files):
             events.job_changed(job)
         else:
             log.info("colorization %s was requeued or deleted while it ran; dropping its result", job.pk)
@@ -234,7 +236,7 @@ def colorize(job: Colorization) -> tuple[ModelVersion, dict[str, str]]:
         raise MissingOriginal("The uploaded file of this photo is missing. Delete this photo and upload it again.")
     with handle:
         original = images.open_original(handle)
-    result = colorizer.colorize(original, render_size=job.render_size, seed=job.seed)
+    result = colorizer.colorize(original, render_size=job.render_size, seed=job.seed, intensity=job.intensity)
     base = f"results/{photo.pk}/{job.pk}"
     files = {}
     try:

@@ -1,5 +1,7 @@
 """Model versions in the admin: compare a candidate with the active version, activate, roll back."""
 
+from collections import Counter
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -8,7 +10,8 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.views.decorators.http import require_POST
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_http_methods
 
 from webapp.registry import services
 from webapp.registry.models import ModelVersion
@@ -52,11 +55,13 @@ class ModelVersionUploadForm(forms.ModelForm):
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     change_form_template = "admin/registry/modelversion/change_form.html"
-    list_display = ("__str__", "active_badge", "auc", "colour_error", "colorfulness_gap", "fid", "scored_on",
-                    "base_version", "created_at", "activate_button")
+    list_display = ("__str__", "active_badge", "public", "public_name", "auc", "colour_error", "colorfulness_gap",
+                    "fid", "scored_on", "base_version", "created_at", "activate_button")
     readonly_fields = ("number", "name", "notes", "is_active", "activated_at", "created_at", "base_version",
                        "weights_file", "architecture")
-    fields = readonly_fields
+    # The only things staff change on a version: whether people may pick it, and the name they see.
+    public_fields = ("public", "public_name")
+    fields = public_fields + readonly_fields
 
     # -- list columns ------------------------------------------------------------------
 
@@ -92,11 +97,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if version.is_active:
             return "in use"
         url = reverse("admin:registry_modelversion_activate", args=[version.pk])
-        # The rows sit inside the changelist's form (which carries the CSRF token): the button posts that
-        # form to the activate URL instead of nesting a form of its own.
+        # A link to the confirmation page: switching every worker's model is one deliberate click further.
         label = "Roll back to this" if version.pk and self._is_older_than_active(version) else "Activate"
-        return format_html('<button type="submit" class="button" formaction="{}" formmethod="post">{}</button>',
-                           url, label)
+        return format_html('<a class="button" href="{}">{}</a>', url, label)
 
     @staticmethod
     def _is_older_than_active(version: ModelVersion) -> bool:
@@ -126,6 +129,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
+            obj.save(update_fields=list(self.public_fields))
             return
         version = services.register_version(form.cleaned_data["weights"], name=obj.name, notes=obj.notes)
         obj.pk, obj.number = version.pk, version.number
@@ -144,17 +148,30 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("<int:version_id>/activate/", wrap(require_POST(self.activate_view)),
+            path("<int:version_id>/activate/", wrap(require_http_methods(["GET", "POST"])(self.activate_view)),
                  name="registry_modelversion_activate"),
             path("<int:version_id>/samples.png", wrap(self.samples_view), name="registry_modelversion_samples"),
             *super().get_urls(),
         ]
 
     def activate_view(self, request, version_id):
+        """GET (or a POST without `confirm`): what activating it changes, and a button to confirm. A POST
+        with `confirm`: activate it."""
         version = get_object_or_404(ModelVersion, pk=version_id)
         if not self.has_change_permission(request, version):
             raise Http404
         previous = services.active_version()
+        return_to = "version" if request.POST.get("return_to", request.GET.get("return_to")) == "version" else ""
+        if request.method != "POST" or request.POST.get("confirm") != "yes":
+            if version.is_active:
+                messages.info(request, f"v{version.number} is already active.")
+                return HttpResponseRedirect(reverse("admin:registry_modelversion_change", args=[version.pk]))
+            context = {**self.admin_site.each_context(request), "opts": self.model._meta, "version": version,
+                       "active": previous, "return_to": return_to,
+                       "is_rollback": previous is not None and previous.number > version.number,
+                       "title": f"{'Roll back to' if previous and previous.number > version.number else 'Activate'}"
+                                f" v{version.number}?"}
+            return TemplateResponse(request, "admin/registry/modelversion/activate_confirmation.html", context)
         from webapp.finetune.services import activate
 
         activate(version)
@@ -163,7 +180,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                                       "Workers switch before their next photo.")
         else:
             messages.success(request, f"v{version.number} is now active. Workers switch before their next photo.")
-        if request.POST.get("return_to") == "version":
+        if return_to == "version":
             return HttpResponseRedirect(reverse("admin:registry_modelversion_change", args=[version.pk]))
         return HttpResponseRedirect(reverse("admin:registry_modelversion_changelist"))
 
@@ -183,7 +200,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         version = self.get_object(request, object_id)
-        extra = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        extra = {"show_save_and_continue": False, "show_save_and_add_another": False}
         if version is not None:
             extra.update(comparison_context(version))
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
@@ -216,9 +233,17 @@ def comparison_context(version: ModelVersion) -> dict:
         "sample_grid_url": (reverse("admin:registry_modelversion_samples", args=[version.pk])
                             if version.sample_grid else ""),
         "activate_url": reverse("admin:registry_modelversion_activate", args=[version.pk]),
-        "history": version.history,
+        "history": history_rows(version.history),
         "is_rollback": active is not None and active.number > version.number,
     }
+
+
+def history_rows(history: list[dict]) -> list[dict]:
+    """Training epochs numbered within their stage, "GAN 1 / 3", as the job's page numbers them (the engine
+    records the epoch over both stages too: the first GAN epoch after one L1 epoch is its epoch 2)."""
+    per_stage = Counter(epoch.get("stage") for epoch in history)
+    return [{**epoch, "number": f"{epoch.get('stage_epoch', epoch.get('epoch'))} / {per_stage[epoch.get('stage')]}"}
+            for epoch in history]
 
 
 def _with_base(version: ModelVersion, key: str, digits: int) -> str:

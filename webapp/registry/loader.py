@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
@@ -77,3 +78,73 @@ def forget_all() -> None:
     """Drop every loaded model (tests, or to free memory)."""
     with _lock:
         _loaded.clear()
+
+
+# --- Keeping a worker ready: the active model loaded before the first photo ----------------------
+
+
+WARM_UP_SHAPES = ((1024, 768), (768, 1024))  # the shapes of most scans: landscape and portrait 4:3
+
+
+def preload() -> ModelVersion | None:
+    """Load the active version now and run it once on a small gray image, so that a fresh worker's
+    first photo costs what every other one does (no weights to read, no kernels to pick). Returns the
+    version, or None when none is active."""
+    version = active_version()
+    if version is None:
+        log.info("no active model version to preload")
+        return None
+    from PIL import Image
+
+    started = time.perf_counter()
+    colorizer = get_colorizer(version)
+    size = settings.COLORIZE_RENDER_SIZES[0]
+    for shape in WARM_UP_SHAPES:  # the network's first run at a shape picks its kernels: do it now
+        colorizer.colorize(Image.new("L", shape, 128), render_size=size)
+    log.info("preloaded model %s in %.2f s", version, time.perf_counter() - started)
+    return version
+
+
+class ActiveVersionWatch:
+    """In a thread of a worker process: loads the active version as soon as the process starts, then again
+    whenever it changes (an activation or a rollback), looking every `interval` seconds (0: only at the
+    start), so neither a fresh worker's first photo nor the first photo after an activation waits for
+    weights. A photo that arrives while a version loads waits for it (the loader's lock), never loads it twice.
+    """
+
+    def __init__(self, interval: float):
+        self.interval = interval
+        self.stopped = threading.Event()
+        self.current: tuple[int, str] | None = None
+        self.thread = threading.Thread(target=self.run, name="model-watch", daemon=True)
+
+    def start(self) -> "ActiveVersionWatch":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def check(self) -> ModelVersion | None:
+        """One look: preload the active version when it is not the one seen last; returns it when it was."""
+        version = active_version()
+        key = (version.pk, version.weights.name) if version is not None else None
+        if key is None or key == self.current:
+            self.current = key
+            return None
+        preload()
+        self.current = key
+        return version
+
+    def run(self) -> None:
+        from django.db import connection
+
+        first = True
+        while first or (self.interval > 0 and not self.stopped.wait(self.interval)):
+            first = False
+            try:
+                self.check()
+            except Exception:  # the database may be down for a while: try again at the next look
+                log.warning("could not check the active model version", exc_info=True)
+            finally:
+                connection.close()  # this thread's own connection; a new one at the next look

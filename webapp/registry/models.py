@@ -29,6 +29,11 @@ class ModelVersion(models.Model):
     dataset_name = models.CharField(max_length=120, blank=True)
     comparison = models.JSONField(default=dict, blank=True,
                                   help_text="Its metrics and its base's on the same held-out photos.")
+    # What people who colorize photos see: the active version always; others only when staff make them public.
+    public = models.BooleanField(default=False, help_text="Offer it to everyone under “Colorize again” → Model "
+                                 "(the active version is always offered).")
+    public_name = models.CharField(max_length=80, blank=True, help_text="The name people see, e.g. “Portraits: "
+                                   "warmer skin tones”. Empty: just its number.")
     is_active = models.BooleanField(default=False)
     activated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -42,3 +47,8 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         label = f"v{self.number}"
         return f"{label} {self.name}".strip()
+
+    @property
+    def public_label(self) -> str:
+        """Its name for the people who colorize photos (never the internal one)."""
+        return f"v{self.number} {self.public_name}".strip() if self.public_name else f"v{self.number}"

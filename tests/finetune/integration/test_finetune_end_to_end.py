@@ -84,7 +84,7 @@ def test_activation_switches_what_a_running_inference_worker_uses(alice, staff_u
 
     with worker_in_thread(shared_redis):
         wait_for(lambda: Colorization.objects.get(pk=first.pk).state == "done", timeout=60, message="first photo")
-        admin.post(reverse("admin:registry_modelversion_activate", args=[candidate.pk]))  # the worker keeps running
+        admin.post(reverse("admin:registry_modelversion_activate", args=[candidate.pk]), {"confirm": "yes"})  # the worker keeps running
         second = photos.request_colorization(photo, render_size=256, seed=5)
         wait_for(lambda: Colorization.objects.get(pk=second.pk).state == "done", timeout=60, message="second photo")
 

@@ -48,7 +48,7 @@ async def test_an_upload_is_colorized_by_a_worker_and_pushed_to_its_owner_only(a
 
     assert [job["state"] for job in states] == ["queued", "running", "done"]
     done = states[-1]
-    assert (done["render_size"], done["model"]) == (256, "v1 Tiny")
+    assert (done["render_size"], done["model"]) == (256, "v1")
     assert await other.receive_nothing(timeout=0.5)
 
     png = await sync_to_async(browser.get)(done["download_png_url"])
