@@ -2,7 +2,11 @@
 
 A generator file is everything inference needs: the tensors, and the config that
 rebuilds the network (`colorizer.model.GeneratorConfig`). Nothing here unpickles, so a
-file from an untrusted admin upload can at worst fail to parse.
+file from an untrusted admin upload can at worst fail to parse. Nor can its config make
+anyone allocate more than a supported network: `check_generator_header` refuses configs
+beyond the supported sizes, counts the parameters of the network on the meta device (no
+memory), and checks every tensor's name, dtype and shape against it, before `load_generator`
+reads a single tensor.
 
 A training checkpoint is a folder of such files plus state.json (see `save_checkpoint`).
 """
@@ -24,6 +28,12 @@ from safetensors.torch import save as save_safetensors_bytes
 
 GENERATOR_FORMAT = "colorizer-generator/1"
 MAX_HEADER_BYTES = 16 * 1024 * 1024  # the JSON header of a sane file is a few hundred kB
+# The largest generators a file may describe. The paper's U-Net (base_width 64, num_downs 8) has 54.4M
+# parameters; a config past these is refused before anything is built.
+MAX_GENERATOR_PARAMETERS = 100_000_000
+SUPPORTED_RANGES = {"base_width": (1, 128), "num_downs": (5, 10)}  # unet
+MAX_DECODER_WIDTH = 1024  # pretrained-encoder U-Nets
+TENSOR_DTYPES = {"F16", "BF16", "F32", "F64", "I64"}  # safetensors names of what a generator holds
 
 Source = str | os.PathLike | BinaryIO | bytes
 
@@ -79,6 +89,64 @@ def read_generator_config(source: Source) -> dict:
         raise ValueError("generator file has no readable config") from exc
 
 
+def check_generator_header(header: dict):
+    """The GeneratorConfig of a parsed generator header whose config is within the supported sizes and
+    whose tensors are exactly the network's (names, shapes, dtypes); ValueError says what is wrong.
+    Nothing the size of the network is allocated: it is built on the meta device."""
+    from colorizer.model import GeneratorConfig, build_generator, count_parameters
+
+    metadata = header.get("__metadata__") or {}
+    if metadata.get("format") != GENERATOR_FORMAT:
+        raise ValueError(f"not a colorizer generator file (format {metadata.get('format')!r})")
+    try:
+        raw = json.loads(metadata["config"])
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ValueError("generator file has no readable config") from exc
+    if not isinstance(raw, dict):
+        raise ValueError("generator config is not an object")
+    try:
+        config = GeneratorConfig.from_dict(raw)
+    except TypeError as exc:
+        raise ValueError(f"generator config is not usable: {exc}") from exc
+    _check_config_sizes(config)
+    with torch.device("meta"):
+        network = build_generator(config, load_pretrained=False)
+    parameters = count_parameters(network)
+    if parameters > MAX_GENERATOR_PARAMETERS:
+        raise ValueError(f"the config describes a network of {parameters:,} parameters; the supported maximum is "
+                         f"{MAX_GENERATOR_PARAMETERS:,}")
+    expected = {name: tuple(tensor.shape) for name, tensor in network.state_dict().items()}
+    tensors = {name: entry for name, entry in header.items() if name != "__metadata__"}
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        raise ValueError(f"the tensors do not match the config: {len(missing)} missing (e.g. {missing[:3]}), "
+                         f"{len(unexpected)} unexpected (e.g. {unexpected[:3]})")
+    for name, entry in tensors.items():
+        if not isinstance(entry, dict) or entry.get("dtype") not in TENSOR_DTYPES:
+            raise ValueError(f"tensor {name} has an unsupported type")
+        if not isinstance(entry.get("shape"), list) or tuple(entry["shape"]) != expected[name]:
+            raise ValueError(f"tensor {name} has shape {entry.get('shape')}; the config needs {list(expected[name])}")
+    return config
+
+
+def _check_config_sizes(config) -> None:
+    def whole(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if (config.in_channels, config.out_channels) != (1, 2):
+        raise ValueError("a generator maps L (1 channel) to a/b (2 channels)")
+    if not (isinstance(config.dropout, (int, float)) and 0 <= config.dropout < 1):
+        raise ValueError("dropout must be at least 0 and below 1")
+    if config.arch == "unet":
+        for name, (low, high) in SUPPORTED_RANGES.items():
+            value = getattr(config, name)
+            if not whole(value) or not low <= value <= high:
+                raise ValueError(f"{name}={value!r} is beyond the supported sizes ({low} to {high})")
+    elif not all(whole(width) and 1 <= width <= MAX_DECODER_WIDTH for width in config.decoder_widths):
+        raise ValueError(f"decoder_widths must be whole numbers from 1 to {MAX_DECODER_WIDTH}")
+
+
 def save_generator(destination: str | os.PathLike | BinaryIO, state_dict: dict[str, torch.Tensor], config: dict,
                    extra: dict | None = None, half: bool = True) -> None:
     """Write generator weights (fp16 by default: half the size, no visible loss) with their config."""
@@ -97,11 +165,16 @@ def save_generator(destination: str | os.PathLike | BinaryIO, state_dict: dict[s
 
 
 def load_generator(source: Source) -> tuple[dict[str, torch.Tensor], dict, dict]:
-    """(state_dict, config, extra) of a generator file."""
+    """(state_dict, config, extra) of a generator file, once its header has passed check_generator_header."""
     data = _read_bytes(source)
+    header = read_header(data)
+    check_generator_header(header)
     config = read_generator_config(data)
-    metadata = read_header(data).get("__metadata__") or {}
-    extra = json.loads(metadata.get("extra") or "{}")
+    metadata = header.get("__metadata__") or {}
+    try:
+        extra = json.loads(metadata.get("extra") or "{}")
+    except json.JSONDecodeError as exc:
+        raise ValueError("generator file has unreadable extra metadata") from exc
     try:
         state = load_safetensors_bytes(data)
     except Exception as exc:  # safetensors raises its own error types on corrupt data

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make run`: the whole app on this machine. Web (ASGI), an inference worker, a training
-# worker, the periodic scheduler and, when none answers at REDIS_URL, a local Redis.
+# worker, the maintenance worker (the periodic reapers), the periodic scheduler and, when none answers at REDIS_URL, a local Redis.
 # Ctrl-C stops everything together.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ export VAR_DIR
 
 export WEB_PORT="${WEB_PORT:-8000}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
-processes="web inference training beat"
+processes="web inference maintenance training beat"
 if ! python scripts/localredis.py ping "$REDIS_URL"; then
   LOCAL_REDIS_PORT="$(python scripts/localredis.py free-port 6390)"
   export LOCAL_REDIS_PORT
@@ -32,4 +32,5 @@ cat <<MSG
   Stop everything with Ctrl-C.
 
 MSG
-exec honcho start --procfile Procfile $processes
+# A process that crashes is started again (with a log line); Ctrl-C stops them all.
+exec python scripts/supervise.py --procfile Procfile $processes

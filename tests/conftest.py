@@ -63,6 +63,14 @@ def single_threaded_torch():
 
 
 @pytest.fixture(autouse=True)
+def own_rate_limits(settings):
+    """Sign-up counts live in the shared Redis: each test counts under its own prefix."""
+    import uuid
+
+    settings.RATELIMIT_CACHE_PREFIX = f"hue-test-rl-{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -9,9 +9,11 @@ Two profiles:
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from webapp.finetune.options import check_train_options
@@ -75,6 +77,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "axes",  # sign-in throttling
+    "django_ratelimit",
+    "csp",
     "webapp.core",
     "webapp.registry",
     "webapp.accounts",
@@ -85,6 +90,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "webapp.core.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every page (CONTENT_SECURITY_POLICY)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -92,6 +98,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # answers a locked-out sign-in (429, accounts/locked_out.html)
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -140,6 +147,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses sign-ins while an account or an address is locked out
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Sign-in throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one account, or from
+# one address, sign-ins for it pause for LOGIN_LOCKOUT_MINUTES.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per account and per address
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "webapp.accounts.throttle.locked_out"
+AXES_CLIENT_IP_CALLABLE = "webapp.accounts.throttle.client_ip"
+# Sign-ups (django-ratelimit, counted in the Redis cache): this many accounts per address and hour.
+SIGNUP_RATE = os.environ.get("SIGNUP_RATE", "10/h")
+RATELIMIT_FAIL_OPEN = True  # with the cache down, sign-ups go on (sign-in throttling lives in the database)
+RATELIMIT_IP_META_KEY = "webapp.accounts.throttle.client_ip"
+# Django's own Redis cache increments atomically; django-ratelimit just does not list it.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -217,8 +244,8 @@ CELERY_TASK_ROUTES = {
     "worker.tasks.colorize_photo": {"queue": "inference"},
     "worker.tasks.run_finetune": {"queue": "training"},
     "worker.tasks.check_dataset": {"queue": "training"},
-    # Short periodic chores; the inference workers also consume this queue, and take from it
-    # between colorizations, so a backlog of photos never delays rescuing a lost job.
+    # Short periodic chores, on a worker of their own (Procfile, docker-compose.yml): a backlog of
+    # photos on the inference workers never delays rescuing a lost job.
     "worker.tasks.requeue_stalled_jobs": {"queue": "maintenance"},
     "worker.tasks.requeue_stalled_finetunes": {"queue": "maintenance"},
 }
@@ -264,6 +291,14 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Uploads and colorization jobs ------------------------------------------------------
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 25 * 1024 * 1024)  # per file
+# Request bodies, refused before they reach the disk (webapp.core.limits): one photo per script request,
+# this much in all for the plain upload form, little for other pages and less before signing in.
+UPLOAD_FORM_MAX_BYTES = env_int("UPLOAD_FORM_MAX_BYTES", 10 * UPLOAD_MAX_BYTES)
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 1024 * 1024)
+ANONYMOUS_REQUEST_MAX_BYTES = env_int("ANONYMOUS_REQUEST_MAX_BYTES", 64 * 1024)
+MODEL_UPLOAD_MAX_BYTES = env_int("MODEL_UPLOAD_MAX_BYTES", 1024**3)  # a generator file uploaded in the admin
+# Bodies being received may not leave less than this free on the disk they are spooled to (503 then).
+REQUEST_DISK_RESERVE_BYTES = env_int("REQUEST_DISK_RESERVE_BYTES", 1024**3)
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 50_000_000)  # checked from the header, before decoding
 COLORIZE_RENDER_SIZES = [int(size) for size in env_list("COLORIZE_RENDER_SIZES", "256,512")]  # the first is the default
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)  # a job that fails this many times ends failed
@@ -283,6 +318,9 @@ TRAINING_DIR = Path(os.environ.get("TRAINING_DIR", VAR_DIR / "training"))  # a t
 FINETUNE_LOADER_WORKERS = env_int("FINETUNE_LOADER_WORKERS", 2)  # photo-decoding processes while training
 FINETUNE_CACHE_BYTES = env_int("FINETUNE_CACHE_BYTES", 4 * 1024**3)  # memory for decoded photos kept across epochs
 FINETUNE_EVAL_FID = env_bool("FINETUNE_EVAL_FID", True)  # score candidates with FID too (slower on a CPU)
+# While this file exists, training workers save their progress after every step and hold after each save
+# until `<file>.held` (naming the job and step) or the file is removed: step through a run to inspect it.
+FINETUNE_HOLD_FILE = os.environ.get("FINETUNE_HOLD_FILE", "")
 FINETUNE_STALLED_AFTER = env_float("FINETUNE_STALLED_AFTER", 120)  # no heartbeat this long: interrupted (s)
 # Extra colorizer.train.TrainConfig fields for every job, as JSON, e.g. {"compile": true} on a GPU;
 # not the ones each job sets itself (webapp.finetune.options).
@@ -332,7 +370,25 @@ SECURE_HSTS_PRELOAD = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("BEHIND_TLS_PROXY", PRODUCTION):
+# Content-Security-Policy (django-csp): scripts, styles, images and connections (the websockets
+# included: 'self' covers ws:/wss: of the same host) from this site only; no plugins, no framing.
+# Inline style attributes are allowed (pages set a photo's aspect ratio that way); inline scripts are not.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:"],  # blob: the upload page's previews of chosen files
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", PRODUCTION)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {

@@ -54,6 +54,13 @@
     return size + " bytes";
   }
 
+  // "X; the limit is Y" with exact byte counts when the rounded ones would read the same.
+  function describeOver(size, limit) {
+    var rounded = describeBytes(size), roundedLimit = describeBytes(limit);
+    if (rounded !== roundedLimit) return rounded + "; the limit is " + roundedLimit;
+    return size.toLocaleString("en-US") + " bytes; the limit is " + limit.toLocaleString("en-US") + " bytes (" + roundedLimit + ")";
+  }
+
   function setStatus(row, state, text) {
     row.dataset.state = state;
     row.querySelector(".upload-status").textContent = text;
@@ -84,7 +91,7 @@
     Array.prototype.forEach.call(files, function (file) {
       var row = addRow(file);
       if (file.size > maxBytes) {
-        fail(row, "This file is " + describeBytes(file.size) + "; the limit is " + form.dataset.maxBytesLabel + " per photo.");
+        fail(row, "This file is " + describeOver(file.size, maxBytes) + " per photo.");
         return;
       }
       setStatus(row, "waiting", "Waiting to upload…");

@@ -1,5 +1,11 @@
 import io
+import json
 import pickle
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -84,6 +90,76 @@ def test_the_state_of_an_optimizer_that_never_stepped_round_trips(tmp_path):
     restored = torch.optim.Adam([torch.nn.Parameter(torch.zeros(2))], lr=0.5)
     restored.load_state_dict(load_state(tmp_path / "optimizer_D"))
     assert restored.state_dict()["state"] == {} and restored.param_groups[0]["lr"] == 0.001
+
+
+# --- A file's config and tensors are checked before anything the size of the network exists ------------
+
+
+def generator_file(config: dict, tensors: dict | None = None) -> bytes:
+    from safetensors.torch import save
+
+    from colorizer.checkpoint import GENERATOR_FORMAT
+
+    return save(tensors or {}, metadata={"format": GENERATOR_FORMAT, "config": json.dumps(config), "extra": "{}"})
+
+
+def test_it_refuses_a_tiny_file_asking_for_a_huge_unet_without_allocating_it():
+    """The 332-byte file of the report: its config asks for a 2.7 GB network and it holds no tensors."""
+    code = textwrap.dedent("""
+        import json, resource, sys
+        from colorizer.checkpoint import GENERATOR_FORMAT
+        from colorizer.inference import Colorizer
+        from safetensors.torch import save
+        def file(config):
+            return save({}, metadata={"format": GENERATOR_FORMAT, "extra": "{}", "config": json.dumps(config)})
+        try:
+            Colorizer.load(file({"base_width": 8, "num_downs": 5}), device="cpu")  # torch's own first-use memory
+        except ValueError:
+            pass
+        data = file({"base_width": 128, "num_downs": 10})
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        try:
+            Colorizer.load(data, device="cpu")
+        except ValueError as exc:
+            print(len(data), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, exc)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            cwd=Path(__file__).resolve().parents[2])
+
+    size, grown_kb, message = result.stdout.split(" ", 2)
+    assert int(size) < 1000 and int(grown_kb) < 100 * 1024, result.stdout + result.stderr  # under 100 MB more (it asks for 1.2 GB)
+    assert "parameters; the supported maximum is 100,000,000" in message
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"base_width": 4096, "num_downs": 8}, "base_width=4096 is beyond the supported sizes (1 to 128)"),
+    ({"base_width": 8, "num_downs": 40}, "num_downs=40 is beyond the supported sizes (5 to 10)"),
+    ({"base_width": "64"}, "base_width='64' is beyond the supported sizes"),
+    ({"arch": "efficientnet_lite0", "decoder_widths": [10**6, 1, 1, 1, 1]}, "decoder_widths must be whole numbers"),
+    ({"in_channels": 3}, "maps L (1 channel) to a/b (2 channels)"),
+    ({"nonsense": 1, "base_width": [1]}, "base_width=[1] is beyond"),
+])
+def test_it_refuses_configs_beyond_the_supported_sizes(config, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_generator(generator_file(config))
+
+
+def test_it_refuses_a_tensor_whose_shape_differs_from_the_config():
+    state = {name: tensor.clone() for name, tensor in tiny_generator().state_dict().items()}
+    name = next(name for name, tensor in state.items() if tensor.dim() == 4)
+    state[name] = torch.zeros(state[name].shape[0] * 2, *state[name].shape[1:])
+
+    with pytest.raises(ValueError, match=re.escape(f"tensor {name} has shape")):
+        load_generator(generator_file(TINY.to_dict(), state))
+
+
+def test_it_refuses_missing_and_unexpected_tensors():
+    state = dict(tiny_generator().state_dict())
+    state.pop(next(iter(state)))
+    state["extra.weight"] = torch.zeros(2)
+
+    with pytest.raises(ValueError, match=r"1 missing .* 1 unexpected \(e.g. \['extra.weight'\]\)"):
+        load_generator(generator_file(TINY.to_dict(), state))
 
 
 def _checkpoint_parts():

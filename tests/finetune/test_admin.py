@@ -468,6 +468,27 @@ def test_bulk_deleting_idle_datasets_deletes_them_and_their_photos(staff_user, d
     assert not any(default_storage.exists(name) for name in photos)
 
 
+def test_admin_images_need_the_view_permission_of_their_page(base_version, dataset, job):
+    """Dataset thumbnails and sample grids are served under the same model permission as their pages."""
+    from django.contrib.auth.models import Permission, User
+
+    base_version.sample_grid.save("grid.png", ContentFile(b"png"), save=True)
+    job.sample_grid.save("grid.png", ContentFile(b"png"), save=True)
+    urls = {"view_dataset": reverse("admin:finetune_dataset_thumbnail", args=[dataset.pk, 0]),
+            "view_finetunejob": reverse("admin:finetune_finetunejob_samples", args=[job.pk]),
+            "view_modelversion": reverse("admin:registry_modelversion_samples", args=[base_version.pk])}
+    plain_staff = User.objects.create_user("sam", password="correct-horse-battery", is_staff=True)
+    client = signed_in(plain_staff)
+
+    refused = {codename: client.get(url).status_code for codename, url in urls.items()}
+    plain_staff.user_permissions.add(*Permission.objects.filter(codename__in=urls))
+    client = signed_in(User.objects.get(pk=plain_staff.pk))  # permissions are cached per user object
+    served = {codename: client.get(url).status_code for codename, url in urls.items()}
+
+    assert refused == {codename: 403 for codename in urls}
+    assert served == {codename: 200 for codename in urls}
+
+
 def test_a_versions_missing_sample_file_is_a_404(staff_user, base_version):
     ModelVersion.objects.filter(pk=base_version.pk).update(sample_grid="models/samples/gone.png")
 

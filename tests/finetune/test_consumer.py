@@ -66,3 +66,14 @@ async def test_non_staff_and_anonymous_sockets_are_refused(stranger, job):
 async def test_a_socket_for_a_job_that_does_not_exist_is_refused(staff_user):
     socket, connected = await connect(staff_user, "6f1c1a52-5b59-4a33-9a3c-6a8e2f1b9d10")
     assert not connected
+
+
+@pytest.mark.parametrize("frame", [{"bytes_data": b"\x00binary"}, {"text_data": "{not json"}, {"text_data": "[]"}])
+async def test_it_answers_a_malformed_frame_with_an_error(staff_user, job, frame):
+    socket, _ = await connect(staff_user, job.pk)
+    await socket.receive_json_from()
+
+    await socket.send_to(**frame)
+
+    assert (await socket.receive_json_from())["type"] == "error"
+    await socket.disconnect()

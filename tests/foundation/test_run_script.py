@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 60  # migrations, collectstatic and gunicorn on a busy two-core machine
-STOP_TIMEOUT_S = 30  # honcho sends SIGTERM, and SIGKILL after 5 s
+STOP_TIMEOUT_S = 40  # scripts/supervise.py sends SIGTERM, and SIGKILL after 20 s
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(STARTUP_TIMEOUT_S + STOP_TIMEOUT_S + 60)]
 
@@ -25,7 +25,7 @@ def free_port() -> int:
 
 
 def children(pid: int) -> set[int]:
-    """Every live descendant of `pid` (honcho starts each Procfile process in a session of its own)."""
+    """Every live descendant of `pid` (supervise.py starts each Procfile process in a session of its own)."""
     parents = {}
     for folder in Path("/proc").glob("[0-9]*"):
         fields = stat(int(folder.name))
@@ -132,8 +132,25 @@ def test_it_serves_the_app_and_ctrl_c_stops_every_process(run_sh):
     started = children(process.pid)
     run_sh["seen"] |= started
     commands = " | ".join(command_line(pid) for pid in started)
-    for expected in ("redis-server", "gunicorn", "--queues inference", "--queues training", "worker beat"):
+    for expected in ("redis-server", "gunicorn", "--queues inference", "--queues maintenance", "--queues training",
+                     "worker beat"):
         assert expected in commands, f"no {expected} process: {commands}"
+
+    # A crashed process is started again, with a log line, and the others go on.
+    def inference_worker() -> int | None:
+        """The inference worker's main process (not one of its pool's children, which share its command line)."""
+        return next((pid for pid in children(process.pid) if "--hostname inference@" in command_line(pid)
+                     and (fields := stat(pid)) and "--hostname inference@" not in command_line(int(fields[1]))), None)
+
+    killed = inference_worker()
+    os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while (restarted := inference_worker()) in (None, killed):
+        assert time.monotonic() < deadline, f"the inference worker was not restarted:\n{log.read_text()[-4000:]}"
+        time.sleep(0.2)
+    run_sh["seen"] |= children(process.pid)
+    assert "inference was killed by SIGKILL" in log.read_text() and "restarting it" in log.read_text()
+    assert get(url + "/") is not None and get(url + "/")[0] == 200  # web stayed up
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
 
     process.wait(STOP_TIMEOUT_S)

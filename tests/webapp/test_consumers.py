@@ -114,6 +114,38 @@ async def test_an_unknown_request_gets_an_error(alice):
     await socket.disconnect()
 
 
+@pytest.mark.parametrize("frame, message", [
+    ({"bytes_data": b"\x00\x01binary"}, "This socket takes JSON text frames, not binary ones."),
+    ({"text_data": "{not json"}, "That frame is not JSON."),
+    ({"text_data": "[1, 2, 3]"}, 'Send a JSON object with a "type".'),
+    ({"text_data": '"jobs.sync"'}, 'Send a JSON object with a "type".'),
+    ({"text_data": '{"type": "jobs.sync", "ids": "everything"}'}, "jobs.sync needs a list of ids."),
+    ({"text_data": '{"type": "jobs.sync", "ids": [{"id": 1}]}'}, "jobs.sync needs a list of ids."),
+    ({"text_data": '{"type": ["jobs.sync"]}'}, "Unknown request."),
+])
+async def test_it_answers_a_malformed_frame_with_an_error_and_stays_open(alice, job, frame, message):
+    socket, _ = await connect(alice)
+    await socket.receive_json_from()
+
+    await socket.send_to(**frame)
+
+    assert await socket.receive_json_from() == {"type": "error", "message": message}
+    await socket.send_json_to({"type": "jobs.sync", "ids": [str(job.pk)]})
+    assert (await socket.receive_json_from())["type"] == "job.update"
+    await socket.disconnect()
+
+
+async def test_it_closes_a_socket_that_sends_an_oversized_frame_with_code_1009(alice):
+    from webapp.core.sockets import MAX_FRAME_BYTES
+
+    socket, _ = await connect(alice)
+    await socket.receive_json_from()
+
+    await socket.send_json_to({"type": "jobs.sync", "ids": ["x" * 36] * (MAX_FRAME_BYTES // 36)})
+
+    assert await socket.receive_output() == {"type": "websocket.close", "code": 1009}
+
+
 
 async def test_staff_sockets_hear_staff_events_and_others_do_not(alice, staff):
     from webapp.core import broadcast

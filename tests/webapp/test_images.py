@@ -86,6 +86,14 @@ def test_it_rejects_a_file_over_the_size_limit():
     assert message.startswith("This file is ") and message.endswith("the limit is 10 KB per photo.")
 
 
+def test_it_says_exactly_how_far_over_the_limit_a_file_one_byte_over_is():
+    data = samples.noise_jpeg(200, 200)
+
+    message = rejection(data, max_bytes=len(data) - 1)
+
+    assert message == f"This file is {len(data):,} bytes; the limit is {len(data) - 1:,} bytes ({len(data) // 1024} KB) per photo."
+
+
 def test_it_accepts_a_16_bit_png_and_keeps_its_tones():
     inspected = inspect(samples.png_16bit(96, 64))
 

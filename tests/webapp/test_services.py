@@ -47,7 +47,7 @@ def test_the_task_is_sent_only_after_the_transaction_commits(alice, sent_tasks, 
         services.accept_upload(alice, upload(samples.gray_jpeg()))
 
         assert sent_tasks == []
-    assert len(callbacks) == 1
+    assert callbacks
 
 
 def test_a_rejected_upload_stores_nothing(alice, media_storage):
@@ -71,6 +71,74 @@ def test_a_broker_outage_does_not_lose_the_upload(alice, monkeypatch, django_cap
     assert photo.colorizations.get().state == JobState.QUEUED  # the reaper sends it later
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_event_failing_after_the_commit_never_undoes_the_upload(alice, monkeypatch, media_storage, sent_tasks):
+    def channel_layer_down(job):
+        raise ConnectionRefusedError("the channel layer is down")
+
+    monkeypatch.setattr(services.events, "job_changed", channel_layer_down)
+
+    photo = services.accept_upload(alice, upload(samples.gray_jpeg()))
+
+    photo.refresh_from_db()
+    assert sorted(stored_files(media_storage)) == sorted([photo.original.name, photo.thumbnail.name,
+                                                          photo.preview.name])
+    assert sent_tasks == [str(photo.colorizations.get().pk)]  # the task went out all the same
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_files_stay_when_something_raises_once_the_rows_have_committed(alice, monkeypatch, media_storage):
+    """A request cancelled (or any error) after the commit: the committed photo keeps its files."""
+
+    def cancelled(job):
+        raise KeyboardInterrupt  # stands for a cancellation arriving while the commit's callbacks run
+
+    monkeypatch.setattr(services, "send_task", cancelled)
+
+    with pytest.raises(KeyboardInterrupt):
+        services.accept_upload(alice, upload(samples.gray_jpeg()))
+
+    photo = Photo.objects.get()
+    assert sorted(stored_files(media_storage)) == sorted([photo.original.name, photo.thumbnail.name,
+                                                          photo.preview.name])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_files_are_removed_when_the_rows_do_not_commit(alice, monkeypatch, media_storage):
+    def database_gone(*args, **kwargs):
+        raise services.DatabaseError("the database went away")
+
+    monkeypatch.setattr(services, "request_colorization", database_gone)
+
+    with pytest.raises(services.DatabaseError):
+        services.accept_upload(alice, upload(samples.gray_jpeg()))
+
+    assert not Photo.objects.exists() and stored_files(media_storage) == []
+
+
+def test_a_job_whose_original_is_missing_fails_at_once_without_a_server_path(tiny_model, job, media_storage):
+    (media_storage / job.photo.original.name).unlink()
+
+    services.run_colorization(job.pk)  # no TransientJobError: retrying cannot bring the file back
+
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (JobState.FAILED, 1)
+    assert job.message == "The uploaded file of this photo is missing. Delete this photo and upload it again."
+
+
+def test_error_messages_never_show_server_paths(tiny_model, job, monkeypatch, settings):
+    settings.JOB_MAX_ATTEMPTS = 1
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", "/srv/hue/var/media/photos/x/original.jpg")
+
+    monkeypatch.setattr(services.images, "open_original", denied)
+    services.run_colorization(job.pk)
+
+    job.refresh_from_db()
+    assert job.message == "Colorization failed: Permission denied"
+
+
 def test_the_upright_size_of_an_exif_rotated_photo_is_recorded(alice):
     photo = services.accept_upload(alice, upload(samples.exif_rotated_jpeg(96, 64)))
 
@@ -91,8 +159,18 @@ def test_notes_are_kept_with_the_photo(alice):
 def test_it_validates_ownership(photo, stranger, staff, alice):
     assert list(services.photos_of(alice)) == [photo]
     assert list(services.photos_of(stranger)) == []
-    assert list(services.photos_of(staff)) == [photo]
+    assert list(services.photos_of(staff)) == []  # being staff is not enough: photos.view_any_photo is
     assert list(services.colorizations_of(stranger)) == []
+
+
+def test_view_any_photo_lets_staff_view_but_not_change_other_users_photos(photo, staff):
+    from django.contrib.auth.models import Permission, User
+
+    staff.user_permissions.add(Permission.objects.get(codename="view_any_photo"))
+    staff = User.objects.get(pk=staff.pk)
+
+    assert list(services.photos_of(staff)) == [photo]
+    assert list(services.photos_of(staff, viewing=False)) == []
 
 
 def test_unfinished_jobs_are_the_users_own(photo, stranger, alice):

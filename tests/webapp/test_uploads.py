@@ -1,16 +1,13 @@
-"""Oversized uploads are refused before they are stored: per file by the upload handler, per request at the door."""
+"""Oversized photos of the plain form are dropped while they arrive, by the upload handler (the whole
+request is held to its limit before that: test_request_limits)."""
 
 import io
-import json
-
-import pytest
 from django.core.files.uploadhandler import FileUploadHandler, MemoryFileUploadHandler, TemporaryFileUploadHandler
 from django.http.multipartparser import MultiPartParser
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from tests.webapp import samples
-from webapp.asgi import application
-from webapp.photos.uploads import PhotoSizeLimit, RefuseOversizedUploads, TooLargeUpload
+from webapp.photos.uploads import PhotoSizeLimit, TooLargeUpload
 
 
 class Counting(FileUploadHandler):
@@ -64,57 +61,3 @@ def test_files_within_the_limit_are_the_next_handlers_files():
 
     assert not isinstance(files["small.jpg"], TooLargeUpload)
     assert files["small.jpg"].read() == small
-
-
-# --- At the door: the declared Content-Length --------------------------------------------------
-
-
-def upload_scope(content_length: int, script: bool = True) -> dict:
-    headers = [(b"host", b"testserver"), (b"content-type", b"multipart/form-data; boundary=x"),
-               (b"content-length", str(content_length).encode())]
-    if script:
-        headers.append((b"accept", b"application/json"))
-    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-            "path": "/upload/", "raw_path": b"/upload/", "root_path": "", "query_string": b"", "headers": headers,
-            "client": ("127.0.0.1", 50000), "server": ("testserver", 80)}
-
-
-async def never_read():
-    raise AssertionError("the request body was read")
-
-
-async def answer(app, scope) -> list[dict]:
-    sent = []
-
-    async def send(message):
-        sent.append(message)
-
-    await app(scope, never_read, send)
-    return sent
-
-
-@pytest.mark.asyncio
-async def test_a_script_upload_declaring_more_than_one_photo_is_refused_unread(settings):
-    settings.UPLOAD_MAX_BYTES = 1024 * 1024
-
-    sent = await answer(application, upload_scope(3 * 1024 * 1024 * 1024))
-
-    assert sent[0]["status"] == 413
-    assert json.loads(sent[1]["body"]) == {"error": "This file is 3072 MB; the limit is 1 MB per photo."}
-
-
-@pytest.mark.asyncio
-async def test_the_plain_form_may_declare_up_to_its_number_of_photos(settings):
-    settings.UPLOAD_MAX_BYTES = 1024 * 1024
-    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 10
-    passed = []
-
-    async def app(scope, receive, send):
-        passed.append(scope["path"])
-
-    refused = await answer(RefuseOversizedUploads(app), upload_scope(11 * 1024 * 1024, script=False))
-    await answer(RefuseOversizedUploads(app), upload_scope(9 * 1024 * 1024, script=False))
-    await answer(RefuseOversizedUploads(app), upload_scope(900 * 1024, script=True))
-
-    assert refused[0]["status"] == 413 and b"more than 10 photos of up to 1 MB each" in refused[1]["body"]
-    assert passed == ["/upload/", "/upload/"]

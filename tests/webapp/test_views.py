@@ -428,11 +428,43 @@ def test_anonymous_visitors_are_sent_to_log_in(client, done_job):
         assert response.status_code == 302 and response.url.startswith("/accounts/login/"), url
 
 
-def test_staff_may_open_any_photo(client, staff, done_job):
+def test_staff_without_the_view_any_photo_permission_cannot_open_other_users_photos(client, staff, done_job):
     client.force_login(staff)
 
     for url in private_urls(done_job.photo, done_job):
-        assert client.get(url).status_code == 200, url
+        assert client.get(url).status_code == 404, url
+
+
+def test_staff_granted_view_any_photo_open_other_users_photos_and_each_view_is_logged(client, staff, done_job,
+                                                                                      caplog):
+    from django.contrib.auth.models import Permission
+
+    staff.user_permissions.add(Permission.objects.get(codename="view_any_photo"))
+    client.force_login(staff)
+    viewing = [url for url in private_urls(done_job.photo, done_job) if not url.endswith("/delete")]
+
+    with caplog.at_level("INFO", logger="webapp.audit"):
+        for url in viewing:
+            assert client.get(url).status_code == 200, url
+
+    audit = [record.getMessage() for record in caplog.records if record.name == "webapp.audit"]
+    assert len(audit) == len(viewing)
+    assert all(f"user sam (id {staff.pk}) viewed the" in line and str(done_job.photo.pk) in line
+               and f"owned by user id {done_job.photo.owner_id}" in line for line in audit)
+    # Viewing is all it grants: another user's photo is neither deleted nor colorized again by staff.
+    assert client.post(f"/photos/{done_job.photo.pk}/delete").status_code == 404
+    assert client.post(f"/photos/{done_job.photo.pk}/rerun", {"render_size": "512"}).status_code == 404
+    assert Photo.objects.filter(pk=done_job.photo.pk).exists()
+
+
+def test_an_owners_own_views_are_not_logged_as_audits(client, alice, done_job, caplog):
+    client.force_login(alice)
+
+    with caplog.at_level("INFO", logger="webapp.audit"):
+        for url in private_urls(done_job.photo, done_job):
+            client.get(url)
+
+    assert not [record for record in caplog.records if record.name == "webapp.audit"]
 
 
 def test_files_are_never_served_from_a_media_url(client, alice, done_job, settings):
@@ -511,6 +543,12 @@ def test_staff_browse_photos_and_jobs_in_the_admin_without_file_links(client, do
         response = client.get(url)
         assert response.status_code == 200, url
         assert b"/media-not-served/" not in response.content, url
+
+
+def test_every_page_carries_a_content_security_policy(client, alice):
+    for url in ("/", "/accounts/login/", "/admin/login/"):
+        policy = client.get(url)["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "object-src 'none'" in policy and "frame-ancestors 'none'" in policy
 
 
 # --- Colour intensity -----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Datasets and fine-tuning jobs in the admin: upload, check, train, watch live, cancel, resume."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -94,6 +95,8 @@ class DatasetAdmin(admin.ModelAdmin):
 
     def thumbnail_view(self, request, dataset_id, index):
         dataset = get_object_or_404(Dataset, pk=dataset_id)
+        if not self.has_view_permission(request, dataset):
+            raise PermissionDenied  # the same permission as the dataset's page
         if not 0 <= index < len(dataset.thumbnails):
             raise Http404("No such thumbnail.")
         return stored_image(dataset.thumbnails[index], "image/jpeg")
@@ -191,6 +194,8 @@ class FineTuneJobAdmin(admin.ModelAdmin):
 
     def samples_view(self, request, job_id):
         job = get_object_or_404(FineTuneJob, pk=job_id)
+        if not self.has_view_permission(request, job):
+            raise PermissionDenied  # the same permission as the job's page
         return stored_image(job.sample_grid.name, "image/png")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

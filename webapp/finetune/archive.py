@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO, Iterator
 
+from webapp.core.sizes import describe_size_and_limit
+
 MiB = 1024 * 1024
 
 
@@ -83,8 +85,8 @@ def inspect(archive: zipfile.ZipFile, limits: ArchiveLimits) -> list[Member]:
             raise ArchiveRejected(f"encrypted files are not supported: {info.filename}")
         if info.file_size > limits.max_member_bytes:
             raise ArchiveRejected(
-                f"{info.filename} is {info.file_size / MiB:.0f} MB uncompressed; the limit per file is "
-                f"{limits.max_member_bytes / MiB:.0f} MB"
+                f"{info.filename} is %s uncompressed; the limit per file is %s"
+                % describe_size_and_limit(info.file_size, limits.max_member_bytes)
             )
         if info.file_size > limits.ratio_floor_bytes and info.file_size > limits.max_ratio * max(info.compress_size, 1):
             raise ArchiveRejected(
@@ -97,9 +99,8 @@ def inspect(archive: zipfile.ZipFile, limits: ArchiveLimits) -> list[Member]:
         if len(members) > limits.max_files:
             raise ArchiveRejected(f"the archive holds more than {limits.max_files:,} files")
     if total > limits.max_total_bytes:
-        raise ArchiveRejected(
-            f"the archive expands to {total / MiB:,.0f} MB; the limit is {limits.max_total_bytes / MiB:,.0f} MB"
-        )
+        total_label, limit_label = describe_size_and_limit(total, limits.max_total_bytes)
+        raise ArchiveRejected(f"the archive expands to {total_label}; the limit is {limit_label}")
     if total > limits.ratio_floor_bytes and total > limits.max_ratio * max(compressed, 1):
         raise ArchiveRejected("the archive expands far more than photos do: this looks like a zip bomb")
     if not members:

@@ -6,13 +6,13 @@ new loss points. Anyone but staff is refused before the handshake completes.
 """
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from webapp.core.sockets import JsonSocket
 from webapp.finetune import events
 from webapp.finetune.models import FineTuneJob
 
 
-class FineTuneJobConsumer(AsyncJsonWebsocketConsumer):
+class FineTuneJobConsumer(JsonSocket):
     group = None
 
     async def connect(self):
@@ -34,7 +34,7 @@ class FineTuneJobConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
-        await self.send_json({"type": "error", "message": "This socket only sends."})
+        await self.send_error("This socket only sends.")
 
     async def broadcast_event(self, message):
         """A `webapp.core.broadcast.send` to this job's group."""

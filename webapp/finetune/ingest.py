@@ -21,6 +21,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image, UnidentifiedImageError
 
+from webapp.core.sizes import describe_size_and_limit
 from webapp.finetune.archive import MiB, ArchiveLimits, ArchiveRejected, inspect, open_archive, read_members
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -61,7 +62,8 @@ def check_archive_size(size: int) -> None:
     """ArchiveRejected when the uploaded file itself is over DATASET_MAX_ARCHIVE_BYTES."""
     limit = settings.DATASET_MAX_ARCHIVE_BYTES
     if size > limit:
-        raise ArchiveRejected(f"the archive is {size / MiB:,.0f} MB; the limit is {limit / MiB:,.0f} MB")
+        size_label, limit_label = describe_size_and_limit(size, limit)
+        raise ArchiveRejected(f"the archive is {size_label}; the limit is {limit_label}")
 
 
 def name_reason(name: str) -> str:

@@ -33,6 +33,7 @@ from webapp.registry import services as registry
 log = logging.getLogger(__name__)
 
 PROGRESS_SAVE_INTERVAL_S = 2.0  # a running job writes its progress to the database at most this often
+HOLD_POLL_S = 0.05  # how often a held worker looks whether it may go on (FINETUNE_HOLD_FILE)
 CANCEL_POLL_INTERVAL_S = 1.0  # and looks for a cancel request at most this often
 LOSS_POINTS_KEPT = 2000  # loss-chart points kept per job; older ones are thinned evenly
 
@@ -292,6 +293,11 @@ class ClaimLost(Exception):
     """The job is no longer this worker's (the reaper marked it interrupted; it may run elsewhere now)."""
 
 
+def hold_requested() -> bool:
+    """Whether training should hold after each saved progress (FINETUNE_HOLD_FILE exists)."""
+    return bool(settings.FINETUNE_HOLD_FILE) and Path(settings.FINETUNE_HOLD_FILE).exists()
+
+
 def _owned(job: FineTuneJob):
     """The job's row while this worker holds its claim: every write of a running job goes through it."""
     return FineTuneJob.objects.filter(pk=job.pk, state=FineTuneState.RUNNING, claim_token=job.claim_token)
@@ -513,6 +519,7 @@ class JobRunner:
         if kind not in ("step", "epoch", "done", "cancelled"):
             return
         replaced_grid = ""
+        holding = hold_requested()
         now = self.clock()
         if kind == "step" and self.epoch_started is None:
             # The session's first report: the epoch began as long ago as its earlier steps took at this speed.
@@ -524,7 +531,7 @@ class JobRunner:
             self.epoch_started = now
         if kind in ("step", "epoch"):
             self.record_losses(event)
-            if kind == "step" and time.monotonic() - self.last_save < PROGRESS_SAVE_INTERVAL_S:
+            if kind == "step" and not holding and time.monotonic() - self.last_save < PROGRESS_SAVE_INTERVAL_S:
                 return
             self.job.progress = _progress_summary(event)
         else:
@@ -564,6 +571,21 @@ class JobRunner:
         if fresh:
             self.pushed_step = fresh[-1]["step"]
         events.job_progress(self.job, fresh)
+        if holding:
+            self.hold(event)
+
+    def hold(self, event: dict) -> None:
+        """FINETUNE_HOLD_FILE exists: announce this saved progress in `<hold file>.held` and wait until that
+        file (go on to the next save) or the hold file (go on) is removed. The heartbeat goes on meanwhile."""
+        hold = Path(settings.FINETUNE_HOLD_FILE)
+        held = hold.with_name(hold.name + ".held")
+        incoming = held.with_name(held.name + ".incoming")
+        incoming.write_text(json.dumps({"job": str(self.job.pk), "kind": event["kind"], "step": event["global_step"],
+                                        "checkpoint_prefix": self.job.checkpoint_prefix}))
+        incoming.replace(held)  # whole or absent
+        log.info("fine-tuning %s holds at step %s until %s is removed", self.job.pk, event["global_step"], held)
+        while held.exists() and hold.exists():
+            time.sleep(HOLD_POLL_S)
 
     def record_losses(self, event: dict) -> None:
         point = {"step": event["global_step"], "stage": event["stage"], **event["losses"]}

@@ -11,16 +11,16 @@ gets {"type": "job.missing"}, exactly as for a job that does not exist.
 import uuid
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from webapp.core import broadcast
+from webapp.core.sockets import JsonSocket
 from webapp.photos import events, services
 from webapp.photos.models import Colorization
 
 MAX_SYNC_IDS = 200
 
 
-class JobsConsumer(AsyncJsonWebsocketConsumer):
+class JobsConsumer(JsonSocket):
     groups_joined: tuple[str, ...] = ()
 
     async def connect(self):
@@ -41,12 +41,12 @@ class JobsConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
-        if not isinstance(content, dict) or content.get("type") != "jobs.sync":
-            await self.send_json({"type": "error", "message": "Unknown request."})
+        if content.get("type") != "jobs.sync":
+            await self.send_error("Unknown request.")
             return
         ids = content.get("ids")
-        if not isinstance(ids, list):
-            await self.send_json({"type": "error", "message": "jobs.sync needs a list of ids."})
+        if not isinstance(ids, list) or not all(isinstance(job_id, str) for job_id in ids):
+            await self.send_error("jobs.sync needs a list of ids.")
             return
         found, missing = await self.states([str(job_id) for job_id in ids[:MAX_SYNC_IDS]])
         for payload in found:

@@ -16,6 +16,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from webapp.core.sizes import describe_bytes, describe_size_and_limit  # noqa: F401 (describe_bytes: for views)
+
 # The only decoders Pillow may use on uploads, and what to call their formats in messages.
 # The JPEG decoder also opens MPO, the multi-picture JPEG some cameras write.
 DECODERS = ["JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF"]
@@ -55,14 +57,6 @@ def follow_pixel_limit(max_pixels: int) -> None:
     Image.MAX_IMAGE_PIXELS = max(PILLOW_MAX_PIXELS, max_pixels)
 
 
-def describe_bytes(size: int) -> str:
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")
-    if size >= 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size} bytes"
-
-
 def describe_pixels(pixels: int) -> str:
     if pixels < 1_000_000:
         return f"{pixels:,} pixels"
@@ -74,7 +68,8 @@ def inspect_upload(file: BinaryIO, size: int, *, max_bytes: int, max_pixels: int
     if size == 0:
         raise UploadRejected("This file is empty.")
     if size > max_bytes:
-        raise UploadRejected(f"This file is {describe_bytes(size)}; the limit is {describe_bytes(max_bytes)} per photo.")
+        size_label, limit_label = describe_size_and_limit(size, max_bytes)
+        raise UploadRejected(f"This file is {size_label}; the limit is {limit_label} per photo.")
     file.seek(0)
     try:
         image = Image.open(file, formats=DECODERS)  # reads the header only

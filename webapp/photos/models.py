@@ -20,7 +20,8 @@ def rendition_upload_to(photo: "Photo", filename: str) -> str:
 
 
 class Photo(models.Model):
-    """One uploaded photo. Its files are private: views stream them to the owner (and staff) only."""
+    """One uploaded photo. Its files are private: views stream them to the owner only, and to staff
+    granted "view_any_photo" (each such view is written to the audit log)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="photos")
@@ -40,6 +41,7 @@ class Photo(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["owner", "-created_at"], name="photo_owner_newest")]
+        permissions = [("view_any_photo", "Can view every user's photos and results (each view is logged)")]
 
     def __str__(self) -> str:
         return self.original_name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 
 from django.conf import settings
@@ -22,36 +23,60 @@ from webapp.registry.models import ModelVersion
 from webapp.registry.services import active_version
 
 log = logging.getLogger(__name__)
+# Who opened another user's photo (staff with photos.view_any_photo), one line per view.
+audit = logging.getLogger("webapp.audit")
+VIEW_ANY_PHOTO = "photos.view_any_photo"
 
 
 class TransientJobError(Exception):
     """A colorization hit a problem that may go away (storage, database, GPU memory); the task retries."""
 
 
+class MissingOriginal(Exception):
+    """The stored original is gone: retrying cannot bring it back."""
+
+
 # --- Who sees what ---------------------------------------------------------------------
 
 
-def photos_of(user) -> QuerySet[Photo]:
-    """The photos `user` may see: their own; staff see every photo."""
+def may_view_any_photo(user) -> bool:
+    """Staff granted photos.view_any_photo (explicitly, or as superusers); being staff is not enough."""
+    return user.is_authenticated and user.is_active and user.is_staff and user.has_perm(VIEW_ANY_PHOTO)
+
+
+def photos_of(user, *, viewing: bool = True) -> QuerySet[Photo]:
+    """The photos `user` may see (`viewing`) or change: their own; staff with photos.view_any_photo may
+    view every photo, and change none but their own."""
     if not user.is_authenticated:
         return Photo.objects.none()
-    return Photo.objects.all() if user.is_staff else Photo.objects.filter(owner=user)
+    return Photo.objects.all() if viewing and may_view_any_photo(user) else Photo.objects.filter(owner=user)
 
 
 def colorizations_of(user) -> QuerySet[Colorization]:
     if not user.is_authenticated:
         return Colorization.objects.none()
     everything = Colorization.objects.select_related("photo", "model_version")
-    return everything if user.is_staff else everything.filter(photo__owner=user)
+    return everything if may_view_any_photo(user) else everything.filter(photo__owner=user)
 
 
-def get_photo_for(user, photo_id) -> Photo:
-    """The photo, or 404 when it does not exist or is not `user`'s."""
-    return get_object_or_404(photos_of(user), pk=photo_id)
+def get_photo_for(user, photo_id, *, viewing: bool = True, what: str = "photo") -> Photo:
+    """The photo, or 404 when it does not exist or `user` may not see it (change it, unless `viewing`).
+    Another user's photo opened with photos.view_any_photo is written to the audit log."""
+    photo = get_object_or_404(photos_of(user, viewing=viewing), pk=photo_id)
+    log_other_users_photo(user, photo, what)
+    return photo
 
 
-def get_colorization_for(user, colorization_id) -> Colorization:
-    return get_object_or_404(colorizations_of(user), pk=colorization_id)
+def get_colorization_for(user, colorization_id, *, what: str = "result") -> Colorization:
+    job = get_object_or_404(colorizations_of(user), pk=colorization_id)
+    log_other_users_photo(user, job.photo, f"{what} {job.pk}")
+    return job
+
+
+def log_other_users_photo(user, photo: Photo, what: str) -> None:
+    if photo.owner_id != user.pk:
+        audit.info("user %s (id %s) viewed the %s of photo %s, owned by user id %s", user.get_username(), user.pk,
+                   what, photo.pk, photo.owner_id)
 
 
 def unfinished_jobs(user) -> list[Colorization]:
@@ -80,7 +105,9 @@ def default_render_size() -> int:
 def accept_upload(owner, upload: UploadedFile) -> Photo:
     """Check an uploaded file, store it with its renditions and queue its colorization.
 
-    Raises images.UploadRejected (nothing stored) when the file cannot be used.
+    Raises images.UploadRejected (nothing stored) when the file cannot be used. The stored files are
+    removed only when the rows did not commit: once they have, nothing (an event or task send after
+    the commit, the request being cancelled) can leave a photo without its files.
     """
     inspected = images.inspect_upload(
         upload, upload.size, max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS
@@ -89,6 +116,7 @@ def accept_upload(owner, upload: UploadedFile) -> Photo:
     photo = Photo(owner=owner, original_name=name, format=inspected.format, width=inspected.width,
                   height=inspected.height, size=upload.size, notes=inspected.notes)
     stored = []
+    committed = []
     try:
         upload.seek(0)
         photo.original.save(name, upload, save=False)
@@ -101,10 +129,12 @@ def accept_upload(owner, upload: UploadedFile) -> Photo:
         stored.append(photo.preview.name)
         with transaction.atomic():
             photo.save()
+            transaction.on_commit(lambda: committed.append(True))  # the first callback of the commit
             request_colorization(photo, render_size=default_render_size())
     except BaseException:
-        for stored_name in stored:  # a failed upload leaves nothing behind
-            default_storage.delete(stored_name)
+        if not committed:
+            for stored_name in stored:  # a failed upload leaves nothing behind
+                default_storage.delete(stored_name)
         raise
     log.info("user %s uploaded photo %s (%dx%d %s)", owner.pk, photo.pk, photo.width, photo.height, photo.format)
     return photo
@@ -116,8 +146,10 @@ def request_colorization(photo: Photo, *, render_size: int, seed: int | None = N
     job = Colorization.objects.create(photo=photo, render_size=render_size, seed=seed, requested_version=version,
                                       intensity=intensity)
     job.photo = photo
-    # Tell the page first: once the task is sent, a worker may already report "running".
-    transaction.on_commit(lambda: (events.job_changed(job), send_task(job)))
+    # Tell the page first: once the task is sent, a worker may already report "running". Each runs on its
+    # own (robust: an error is logged): a failed event never keeps the task from being sent.
+    transaction.on_commit(lambda: events.job_changed(job), robust=True)
+    transaction.on_commit(lambda: send_task(job), robust=True)
     return job
 
 
@@ -165,7 +197,7 @@ def run_colorization(colorization_id) -> None:
             version, files = colorize(job)
     except NoActiveModel:
         fail(job, "No colorization model is active yet. Once an administrator activates one, re-run this photo.")
-    except images.UnreadableImage as exc:
+    except (images.UnreadableImage, MissingOriginal) as exc:
         log.warning("colorization %s: %s", job.pk, exc)
         fail(job, str(exc))
     except Exception as exc:
@@ -198,7 +230,11 @@ def colorize(job: Colorization) -> tuple[ModelVersion, dict[str, str]]:
         raise NoActiveModel("No model version is active yet.")
     colorizer = get_colorizer(version)
     photo = job.photo
-    with photo.original.open("rb") as handle:
+    try:
+        handle = photo.original.open("rb")
+    except FileNotFoundError:
+        raise MissingOriginal("The uploaded file of this photo is missing. Delete this photo and upload it again.")
+    with handle:
         original = images.open_original(handle)
     result = colorizer.colorize(original, render_size=job.render_size, seed=job.seed, intensity=job.intensity)
     base = f"results/{photo.pk}/{job.pk}"
@@ -222,8 +258,16 @@ def fail(job: Colorization, message: str) -> None:
 
 
 def describe(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
+    """What went wrong, for the user: never a server path (an OSError says only its reason)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        text = exc.strerror
+    else:
+        text = SERVER_PATH.sub("<file>", str(exc)).strip() or type(exc).__name__
     return text[:300]
+
+
+# An absolute path in an error's text, quoted or not ('/srv/hue/media/photos/…/original.jpg').
+SERVER_PATH = re.compile(r"""'?(?:[A-Za-z]:)?[/\\](?:[^\s'"/\\]+[/\\])+[^\s'"]*'?""")
 
 
 def requeue_stalled_jobs() -> jobs.ReaperReport:

@@ -313,7 +313,7 @@ def render_detail(request, photo: Photo, wanted: str | None):
 def rerun(request, photo_id):
     """Queue another colorization, then redirect (a reload never posts again): to the new result, to the
     result these settings already made, or back to the photo with what was wrong."""
-    photo = services.get_photo_for(request.user, photo_id)
+    photo = services.get_photo_for(request.user, photo_id, viewing=False)
     form = RerunForm(photo, request.POST, user=request.user)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -337,7 +337,7 @@ def rerun(request, photo_id):
 @login_required
 @require_http_methods(["GET", "POST"])
 def delete(request, photo_id):
-    photo = services.get_photo_for(request.user, photo_id)
+    photo = services.get_photo_for(request.user, photo_id, viewing=False)
     if request.method == "GET":
         return render(request, "photos/confirm_delete.html", {"photo": photo})
     name = photo.original_name
@@ -346,7 +346,7 @@ def delete(request, photo_id):
     return redirect("photos:gallery")
 
 
-# --- Files: streamed to the owner (or staff) only, never from a public URL ---------------------
+# --- Files: streamed to the owner (or staff with photos.view_any_photo) only, never from a public URL ---------------------
 
 
 def stream(file: FieldFile, content_type: str, download_name: str | None = None) -> FileResponse:
@@ -380,38 +380,40 @@ def small_image(file: FieldFile) -> HttpResponse:
 @login_required
 @require_GET
 def original(request, photo_id):
-    photo = services.get_photo_for(request.user, photo_id)
+    photo = services.get_photo_for(request.user, photo_id, what="original")
     return stream(photo.original, CONTENT_TYPES.get(photo.format, "application/octet-stream"), photo.original_name)
 
 
 @login_required
 @require_GET
 def thumbnail(request, photo_id):
-    return small_image(services.get_photo_for(request.user, photo_id).thumbnail)
+    return small_image(services.get_photo_for(request.user, photo_id, what="thumbnail").thumbnail)
 
 
 @login_required
 @require_GET
 def preview(request, photo_id):
-    return small_image(services.get_photo_for(request.user, photo_id).preview)
+    return small_image(services.get_photo_for(request.user, photo_id, what="preview").preview)
 
 
 @login_required
 @require_GET
 def result_thumbnail(request, colorization_id):
-    return small_image(services.get_colorization_for(request.user, colorization_id).result_thumbnail)
+    return small_image(services.get_colorization_for(request.user, colorization_id, what="result thumbnail")
+                       .result_thumbnail)
 
 
 @login_required
 @require_GET
 def result_preview(request, colorization_id):
-    return small_image(services.get_colorization_for(request.user, colorization_id).result_preview)
+    return small_image(services.get_colorization_for(request.user, colorization_id, what="result preview")
+                       .result_preview)
 
 
 @login_required
 @require_GET
 def download(request, colorization_id, format):
-    job = services.get_colorization_for(request.user, colorization_id)
+    job = services.get_colorization_for(request.user, colorization_id, what="download of result")
     if not job.has_result:
         raise Http404("This colorization has no result yet.")
     name = f"{job.photo.stem}-colorized"

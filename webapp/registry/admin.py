@@ -4,6 +4,7 @@ from collections import Counter
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -185,6 +186,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def samples_view(self, request, version_id):
         version = get_object_or_404(ModelVersion, pk=version_id)
+        if not self.has_view_permission(request, version):
+            raise PermissionDenied  # the same permission as the version's page
         if not version.sample_grid:
             raise Http404("No sample grid.")
         try:

@@ -198,9 +198,7 @@ def points_past_the_stored_checkpoint(job) -> bool:
             checkpoint_step = json.load(handle)["global_step"]
     except FileNotFoundError:
         return False  # replaced by a newer one meanwhile
-    # A few steps before the epoch's end, so the worker is killed before it stores the next checkpoint.
-    early = job.progress.get("step", 0) <= job.progress.get("steps_per_epoch", 0) - 4
-    return early and job.loss_history[-1]["step"] > checkpoint_step
+    return job.loss_history[-1]["step"] > checkpoint_step
 
 
 def test_a_training_worker_killed_mid_job_leaves_it_interrupted_and_resume_finishes_it(
@@ -214,8 +212,11 @@ def test_a_training_worker_killed_mid_job_leaves_it_interrupted_and_resume_finis
     # 60 training photos in batches of 2: epochs long enough for progress saves between checkpoints.
     dataset = checked_dataset(staff_user, photos=80)
     job = make_job(dataset, base_version, staff_user, l1_epochs=1, gan_epochs=2)
+    hold = tmp_path / "hold"  # the worker holds after every saved progress while this file exists
+    held = tmp_path / "hold.held"  # ...and says so in this one, until it is removed
+    hold.touch()
     env = worker_env(private_redis.url, media_storage, tmp_path, JOB_HEARTBEAT_INTERVAL="0.2",
-                     TRAINING_DIR=str(tmp_path / "training"), FINETUNE_EVAL_FID="0",
+                     TRAINING_DIR=str(tmp_path / "training"), FINETUNE_EVAL_FID="0", FINETUNE_HOLD_FILE=str(hold),
                      FINETUNE_LOADER_WORKERS="2",  # a prefork child must decode in-process regardless
                      FINETUNE_TRAIN_OPTIONS=json.dumps({"log_every": 1, "val_images": 4, "sample_count": 2}))
     with celery_broker(private_redis.url):
@@ -223,11 +224,16 @@ def test_a_training_worker_killed_mid_job_leaves_it_interrupted_and_resume_finis
 
     first = WorkerProcess(env, tmp_path / "trainer-1.log", "--hostname", "first@%h", queues="training")
     try:
-        # Past the progress-save throttle after a checkpoint: the saved chart holds steps the resumed run redoes.
-        wait_for(lambda: points_past_the_stored_checkpoint(job), timeout=180,
-                 message="progress saved after a stored checkpoint")
+        # Step by step to the first progress saved after a stored checkpoint: the saved chart then holds steps
+        # the resumed run redoes. The worker is held there (it stores no newer checkpoint) when it is killed.
+        while True:
+            wait_for(held.exists, timeout=180, message=f"the worker to hold after a saved progress\n{first.output()}")
+            if points_past_the_stored_checkpoint(job):
+                break
+            held.unlink()  # on to the next saved progress
     finally:
         first.kill()
+    hold.unlink()  # the resumed run goes straight through
     assert points_past_the_stored_checkpoint(job), "the kill came after the next checkpoint: nothing to rewind"
     job.refresh_from_db()
     assert job.state == FineTuneState.RUNNING  # nobody told the database
