@@ -27,7 +27,6 @@ from colorizer.color import AB_SCALE, lab_to_rgb
 SOFT_SIGMA = 5.0  # Lab units: the Gaussian that spreads a true colour over its neighbouring bins (the paper)
 
 
-@functools.lru_cache(maxsize=8)
 def gamut_grid(step: int) -> torch.Tensor:
     """(G, G) long: the bin index of each grid cell of the a/b plane, -1 outside the sRGB gamut.
 
@@ -36,6 +35,14 @@ def gamut_grid(step: int) -> torch.Tensor:
     """
     if step <= 0 or (2 * AB_SCALE) % step:
         raise ValueError(f"bin step must divide {2 * AB_SCALE:.0f}; got {step}")
+    # On the CPU even where a network is being built on the meta device (a file's shapes are checked
+    # that way before anything is allocated): the grid is data, not a parameter.
+    with torch.device("cpu"):
+        return _gamut_grid(step).clone()
+
+
+@functools.lru_cache(maxsize=8)
+def _gamut_grid(step: int) -> torch.Tensor:
     side = int(2 * AB_SCALE // step) + 1
     centres = torch.arange(side, dtype=torch.float64) * step - AB_SCALE  # (G,)
     offsets = torch.linspace(-step / 2, step / 2, 5, dtype=torch.float64)  # probe points across a cell

@@ -86,3 +86,17 @@ def test_the_bins_head_is_refused_for_the_paper_unet_and_bad_temperatures():
         GeneratorConfig(arch="efficientnet_lite0", head="bins", temperature=0)
     with pytest.raises(ValueError, match="head"):
         GeneratorConfig(arch="efficientnet_lite0", head="softmax")
+
+
+def test_a_bins_generator_file_passes_the_shape_checks_that_build_on_the_meta_device(tmp_path):
+    from colorizer.checkpoint import load_generator, save_generator
+    from colorizer.inference import Colorizer
+
+    from colorizer.bins import _gamut_grid
+
+    config = GeneratorConfig(arch="efficientnet_lite0", decoder_widths=(16, 8, 8, 8, 8), head="bins")
+    save_generator(tmp_path / "g.safetensors", build_generator(config).state_dict(), config.to_dict())
+    _gamut_grid.cache_clear()  # the first grid of the process is computed while the checks build on meta
+    state, loaded, _ = load_generator(tmp_path / "g.safetensors")
+    assert loaded["head"] == "bins" and "head.weight" in state
+    assert Colorizer.load(tmp_path / "g.safetensors", device="cpu").config.head == "bins"
