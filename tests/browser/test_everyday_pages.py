@@ -18,6 +18,17 @@ NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 375, "height": 740}}
 
 
+def wait_until_live(page, seconds: float = 15.0) -> None:
+    """Until the page's websocket is open. Polled from here: wait_for_function compiles its predicate
+    with eval in the page, which the Content-Security-Policy (rightly) forbids."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not page.evaluate("() => window.HueLive.isConnected()"):
+        assert time.monotonic() < deadline, "the page's websocket never opened"
+        page.wait_for_timeout(50)
+
+
 @pytest.fixture(params=sorted(VIEWPORTS))
 def viewport(request):
     return request.param
@@ -127,7 +138,7 @@ def test_after_colorize_again_the_banner_goes_and_took_appears_when_the_result_a
     expect(banner).to_be_visible()
     expect(page.locator("dd[data-job-took]")).to_be_hidden()
     expect(page.locator("#detail")).to_have_attribute("data-state", "queued")
-    page.wait_for_function("window.HueLive.isConnected()")
+    wait_until_live(page)
 
     rerun = photo.colorizations.exclude(pk=first.pk).get()
     finish(rerun, tiny_model)
@@ -151,7 +162,7 @@ def test_the_upload_page_counts_the_batch_and_sums_it_up_when_it_ends(signed_in,
     files[-1].write_bytes(b"This is a text file, not a photo.")
     page = signed_in
     page.goto(page_server + "/upload/")
-    page.wait_for_function("window.HueLive.isConnected()")
+    wait_until_live(page)
 
     page.set_input_files("#upload-input", [str(path) for path in files])
 
