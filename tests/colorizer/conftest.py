@@ -38,6 +38,16 @@ def tiny_generator(seed: int = 0):
     return build_generator(TINY)
 
 
+def vivid_generator(scale: float, seed: int = 1):
+    """A tiny generator whose conv weights are scaled up: saturated, dropout-sensitive colours."""
+    generator = tiny_generator(seed)
+    with torch.no_grad():
+        for module in generator.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+                module.weight.mul_(scale)
+    return generator
+
+
 @pytest.fixture
 def tiny_weights(tmp_path):
     path = tmp_path / "tiny.safetensors"

@@ -6,7 +6,7 @@ from PIL import Image
 from colorizer import color
 from colorizer.inference import MAX_RENDER_SIZE, Colorizer, network_size
 
-from .conftest import TINY, colour_photo, tiny_generator
+from .conftest import TINY, colour_photo, tiny_generator, vivid_generator
 
 
 @pytest.fixture
@@ -17,11 +17,7 @@ def colorizer():
 @pytest.fixture
 def vivid_colorizer():
     """A tiny generator pushed to saturated, dropout-sensitive colours."""
-    generator = tiny_generator(1)
-    with torch.no_grad():
-        for module in generator.modules():
-            if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
-                module.weight.mul_(8)
+    generator = vivid_generator(8)
     return Colorizer(generator, TINY, device="cpu")
 
 
