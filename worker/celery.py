@@ -1,18 +1,18 @@
-"""The Celery application shared by the web app (to send) and the workers (to run).
+"""The Celery application as the workers run it: the web app's (webapp.core.queue), plus the tasks
+of worker/tasks.py and what a worker process does when it starts and stops.
 
-Start a worker with `celery -A worker worker -Q inference` (or `-Q training`).
+Start a worker with `celery -A worker worker -Q inference` (or `-Q training`, `-Q maintenance`).
 Configuration comes from Django settings (the CELERY_* names).
 """
 
 import os
 
-from celery import Celery
 from celery.signals import worker_process_init, worker_process_shutdown, worker_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
-app = Celery("colorizer")
-app.config_from_object("django.conf:settings", namespace="CELERY")
+from webapp.core.queue import app  # noqa: E402 (after the settings module is named)
+
 app.autodiscover_tasks(["worker"], related_name="tasks")
 
 

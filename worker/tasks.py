@@ -1,15 +1,21 @@
 """Celery tasks. Each one is thin: it takes a primary key and calls one service function.
 
 Job state lives in the database (webapp.core.jobs): a task message is only a nudge, so
-redelivering, duplicating or losing one never double-runs or loses a job.
+redelivering, duplicating or losing one never double-runs or loses a job. The web app sends
+these by name (webapp.core.queue), never by importing this module.
 """
 
 from django.conf import settings
 
+from webapp.core import queue
+from webapp.finetune import datasets, runner
+from webapp.finetune import services as finetune
+from webapp.photos import colorizing
 from worker.celery import app
 
 
 @app.task(
+    name=queue.COLORIZE_PHOTO,
     acks_late=True,  # acknowledged once it has finished...
     reject_on_worker_lost=True,  # ...and redelivered when the worker process dies mid-job
     # The service ends a job as failed on a permanent error; what escapes it is transient by
@@ -21,42 +27,33 @@ from worker.celery import app
     max_retries=None,  # the job's attempts (JOB_MAX_ATTEMPTS) bound the retries, not Celery
 )
 def colorize_photo(colorization_id: str) -> None:
-    from webapp.photos.services import run_colorization
-
-    run_colorization(colorization_id)
+    colorizing.run_colorization(colorization_id)
 
 
-@app.task(ignore_result=True)
+@app.task(name=queue.REQUEUE_STALLED_JOBS, ignore_result=True)
 def requeue_stalled_jobs() -> dict:
     """Periodic (Celery beat): requeue jobs whose worker died or whose message Redis lost."""
-    from webapp.photos.services import requeue_stalled_jobs as requeue
-
-    report = requeue()
-    return {"requeued": len(report.requeued), "resent": len(report.resent), "failed": len(report.failed)}
+    report = colorizing.requeue_stalled_jobs()
+    return {"requeued": len(report.requeued), "resent": len(report.resent), "failed": len(report.ended)}
 
 
-@app.task(ignore_result=True, acks_late=True, reject_on_worker_lost=True,
+@app.task(name=queue.RUN_FINETUNE, ignore_result=True, acks_late=True, reject_on_worker_lost=True,
           time_limit=settings.CELERY_TRAINING_TIME_LIMIT, soft_time_limit=settings.CELERY_TRAINING_TIME_LIMIT - 60)
 def run_finetune(job_id: str) -> None:
     """Train a fine-tuning job (training queue). A worker that dies leaves the job interrupted, not lost."""
-    from webapp.finetune.services import run_job
-
-    run_job(job_id)
+    runner.run_job(job_id)
 
 
-@app.task(ignore_result=True, acks_late=True, reject_on_worker_lost=True, time_limit=6 * 3600)
+@app.task(name=queue.CHECK_DATASET, ignore_result=True, acks_late=True, reject_on_worker_lost=True,
+          time_limit=6 * 3600)
 def check_dataset(dataset_id: str) -> None:
     """Check an uploaded archive or a server folder of photos (training queue: with one training worker,
     a check waits for a running fine-tune to end)."""
-    from webapp.finetune.services import check_dataset as check
-
-    check(dataset_id)
+    datasets.check_dataset(dataset_id)
 
 
-@app.task(ignore_result=True)
+@app.task(name=queue.REQUEUE_STALLED_FINETUNES, ignore_result=True)
 def requeue_stalled_finetunes() -> dict:
     """Periodic (Celery beat): fine-tuning jobs whose worker died become interrupted, dataset checks whose
     worker died are sent again (or fail after JOB_MAX_ATTEMPTS); lost messages are re-sent."""
-    from webapp.finetune.services import requeue_stalled
-
-    return requeue_stalled()
+    return finetune.requeue_stalled()

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from tests.webapp import samples
 from tests.webapp.harness import wait_for
 from webapp.core.jobs import JobState
-from webapp.photos import services
+from webapp.photos import colorizing
 from webapp.photos.models import Colorization
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
@@ -30,13 +30,13 @@ DROP_FILES = """([name, text]) => {
 def test_sign_up_upload_watch_it_finish_compare_and_download(live_app, page, tmp_path, monkeypatch):
     worker_may_finish = threading.Event()  # the test holds a job in the worker while it drops the socket
     worker_may_finish.set()
-    colorize = services.colorize
+    colorize = colorizing.colorize
 
     def colorize_when_allowed(job):
         assert worker_may_finish.wait(60), "the test never let the worker finish"
         return colorize(job)
 
-    monkeypatch.setattr(services, "colorize", colorize_when_allowed)  # the worker runs in this process
+    monkeypatch.setattr(colorizing, "colorize", colorize_when_allowed)  # the worker runs in this process
     photo = tmp_path / "harbour 1931.jpg"
     photo.write_bytes(samples.gray_jpeg(320, 240))
 

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from tests.webapp import samples
 from tests.webapp.conftest import upload
 from webapp.core.jobs import JobState
-from webapp.photos import services
+from webapp.photos import colorizing, services
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -52,7 +52,7 @@ def finish(job, model):
 
     def run():
         try:
-            services.run_colorization(job.pk)
+            colorizing.run_colorization(job.pk)
         finally:
             connection.close()
 

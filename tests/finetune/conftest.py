@@ -73,39 +73,24 @@ def base_version(db, single_threaded_torch):
 
 @pytest.fixture(autouse=True)
 def sent_finetune_tasks(monkeypatch):
-    """Dataset checks and training runs are recorded, not published to the shared broker
+    """Dataset checks and training runs are recorded as (task, id), not published to the shared broker
     (only inside harness.celery_broker() do they go out for real)."""
-    from tests.webapp.harness import publishing_to_a_test_broker
-    from worker.tasks import check_dataset, run_finetune
+    from tests.webapp.harness import record_sent_tasks
 
-    sent = []
-
-    def recorder(task):
-        publish = task.apply_async
-
-        def record_or_publish(args=None, kwargs=None, **options):
-            if publishing_to_a_test_broker():
-                return publish(args=args, kwargs=kwargs, **options)
-            sent.append((task.name.rsplit(".", 1)[-1], args[0]))
-
-        return record_or_publish
-
-    for task in (check_dataset, run_finetune):
-        monkeypatch.setattr(task, "apply_async", recorder(task))
-    return sent
+    return record_sent_tasks(monkeypatch, lambda task, pk: (task.rsplit(".", 1)[-1], pk))
 
 
 def checked_dataset(user, photos: int):
     """A dataset of `photos` colour photos, uploaded as an archive and checked (ready to train on)."""
-    from webapp.finetune import services
+    from webapp.finetune import datasets
     from webapp.finetune.models import Dataset
 
     dataset = Dataset(name="Holidays", source=Dataset.Source.ARCHIVE, created_by=user)
     dataset.archive.save("upload.zip", ContentFile(colour_zip(photos)), save=False)
     dataset.save()
-    services.check_dataset(str(dataset.pk))
+    datasets.check_dataset(str(dataset.pk))
     dataset.refresh_from_db()
-    assert dataset.status == Dataset.Status.READY
+    assert dataset.state == Dataset.State.DONE
     return dataset
 
 

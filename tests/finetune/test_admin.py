@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from tests.finetune.conftest import colour_zip
 from tests.factories import register_tiny_model, tiny_generator_bytes
-from webapp.finetune import services
+from webapp.finetune import datasets, services
 from webapp.finetune.models import Dataset, FineTuneJob, FineTuneState
 from webapp.registry.models import ModelVersion
 
@@ -113,7 +113,7 @@ def test_staff_upload_a_dataset_and_its_check_is_queued(staff_user, sent_finetun
 
     assert response.status_code == 302
     dataset = Dataset.objects.get()
-    assert (dataset.source, dataset.status, dataset.created_by) == (Dataset.Source.ARCHIVE, "pending", staff_user)
+    assert (dataset.source, dataset.state, dataset.created_by) == (Dataset.Source.ARCHIVE, Dataset.State.QUEUED, staff_user)
     assert sent_finetune_tasks == [("check_dataset", str(dataset.pk))]
 
 
@@ -396,7 +396,7 @@ def test_the_version_page_names_an_inactive_base_as_its_base(staff_user, base_ve
 def test_where_a_version_came_from_survives_deleting_its_job_and_dataset(staff_user, base_version, dataset, job):
     candidate = fine_tuned(base_version, dataset, job)
 
-    services.delete_dataset(Dataset.objects.get(pk=dataset.pk))  # its finished job goes with it
+    datasets.delete_dataset(Dataset.objects.get(pk=dataset.pk))  # its finished job goes with it
 
     candidate.refresh_from_db()
     assert (candidate.dataset, candidate.dataset_name, candidate.comparison) == (None, "Holidays", COMPARISON)

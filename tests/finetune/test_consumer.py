@@ -8,7 +8,7 @@ from django.core.files.base import ContentFile
 from tests.finetune.conftest import colour_zip
 from tests.webapp.test_consumers import session_headers
 from webapp.asgi import application
-from webapp.finetune import events, services
+from webapp.finetune import datasets, events
 from webapp.finetune.models import Dataset, FineTuneJob
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -19,7 +19,7 @@ def job(staff_user, base_version):
     dataset = Dataset(name="Holidays", source=Dataset.Source.ARCHIVE)
     dataset.archive.save("upload.zip", ContentFile(colour_zip(3)), save=False)
     dataset.save()
-    services.check_dataset(str(dataset.pk))
+    datasets.check_dataset(str(dataset.pk))
     return FineTuneJob.objects.create(dataset=dataset, base_version=base_version, created_by=staff_user,
                                       loss_history=[{"step": 10, "stage": "l1", "G_L1": 9.5}])
 

@@ -8,7 +8,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from tests.finetune.conftest import colour_photo, colour_zip, gray_photo, make_zip
-from webapp.finetune import services
+from webapp.finetune import datasets
 from webapp.finetune.forms import DatasetForm
 from webapp.finetune.ingest import IngestReport, read_manifest
 from webapp.finetune.models import Dataset
@@ -34,10 +34,10 @@ def test_it_keeps_colour_photos_and_counts_what_it_skips():
         "__MACOSX/trip/._0.jpg": b"resource fork",
     }))
 
-    services.check_dataset(str(dataset.pk))
+    datasets.check_dataset(str(dataset.pk))
 
     dataset.refresh_from_db()
-    assert dataset.status == Dataset.Status.READY
+    assert dataset.state == Dataset.State.DONE
     assert (dataset.image_count, dataset.skipped_count) == (5, 5)
     assert dataset.skipped_by_reason == {"already black-and-white": 1, "not a photo file": 1, "unreadable image": 1,
                                          "smaller than 64 px": 1, "system file": 1}
@@ -57,10 +57,10 @@ def test_it_keeps_colour_photos_and_counts_what_it_skips():
 def test_it_refuses_a_trap_archive_and_stores_nothing(trap, reason):
     dataset = archive_dataset(make_zip({"ok/0.jpg": colour_photo(0), **trap}))
 
-    services.check_dataset(str(dataset.pk))
+    datasets.check_dataset(str(dataset.pk))
 
     dataset.refresh_from_db()
-    assert dataset.status == Dataset.Status.FAILED
+    assert dataset.state == Dataset.State.FAILED
     assert reason in dataset.message
     assert not default_storage.exists(f"datasets/{dataset.pk}")
 
@@ -68,32 +68,32 @@ def test_it_refuses_a_trap_archive_and_stores_nothing(trap, reason):
 def test_it_refuses_an_archive_without_colour_photos():
     dataset = archive_dataset(make_zip({"a.jpg": gray_photo(), "b.txt": b"hello"}))
 
-    services.check_dataset(str(dataset.pk))
+    datasets.check_dataset(str(dataset.pk))
 
     dataset.refresh_from_db()
-    assert dataset.status == Dataset.Status.FAILED
+    assert dataset.state == Dataset.State.FAILED
     assert "no usable colour photos" in dataset.message and "already black-and-white" in dataset.message
 
 
 def test_it_refuses_a_file_that_is_not_a_zip():
     dataset = archive_dataset(b"PK but not really a zip")
 
-    services.check_dataset(str(dataset.pk))
+    datasets.check_dataset(str(dataset.pk))
 
     dataset.refresh_from_db()
-    assert dataset.status == Dataset.Status.FAILED and "not a readable .zip" in dataset.message
+    assert dataset.state == Dataset.State.FAILED and "not a readable .zip" in dataset.message
 
 
 def test_a_second_delivery_does_nothing():
     dataset = archive_dataset(colour_zip(3))
-    services.check_dataset(str(dataset.pk))
+    datasets.check_dataset(str(dataset.pk))
     dataset.refresh_from_db()
-    stamp = dataset.processed_at
+    stamp = dataset.finished_at
 
-    services.check_dataset(str(dataset.pk))
+    datasets.check_dataset(str(dataset.pk))
 
     dataset.refresh_from_db()
-    assert (dataset.status, dataset.processed_at, dataset.image_count) == (Dataset.Status.READY, stamp, 3)
+    assert (dataset.state, dataset.finished_at, dataset.image_count) == (Dataset.State.DONE, stamp, 3)
 
 
 def test_a_server_folder_is_checked_in_place_without_following_links(settings, tmp_path):
@@ -109,10 +109,10 @@ def test_a_server_folder_is_checked_in_place_without_following_links(settings, t
     settings.DATASET_FOLDER_ROOTS = [str(root)]
     dataset = Dataset.objects.create(name="Archive", source=Dataset.Source.FOLDER, folder=str(folder))
 
-    services.check_dataset(str(dataset.pk))
+    datasets.check_dataset(str(dataset.pk))
 
     dataset.refresh_from_db()
-    assert dataset.status == Dataset.Status.READY
+    assert dataset.state == Dataset.State.DONE
     assert dataset.image_count == 3
     assert dataset.skipped_by_reason == {"already black-and-white": 1, "link (not followed)": 1}
     assert sorted(read_manifest(dataset)["photos"]) == ["sub/0.jpg", "sub/1.jpg", "sub/2.jpg"]
@@ -147,7 +147,7 @@ def test_the_form_needs_exactly_one_source():
 
 def stalled_check(dataset: Dataset, attempts: int = 1) -> None:
     """What a training worker that died mid-check leaves behind: processing, with a heartbeat that stopped."""
-    Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.PROCESSING, claim_token="dead-worker",
+    Dataset.objects.filter(pk=dataset.pk).update(state=Dataset.State.RUNNING, claim_token="dead-worker",
                                                  attempts=attempts,
                                                  heartbeat_at=timezone.now() - timedelta(minutes=10))
 
@@ -157,17 +157,17 @@ def test_the_reaper_sends_a_check_whose_worker_died_again_and_the_new_message_fi
 
     dataset = archive_dataset(colour_zip(3))
     stalled_check(dataset)
-    services.check_dataset(str(dataset.pk))  # the redelivered message: still claimed by the dead worker
-    assert Dataset.objects.get(pk=dataset.pk).status == Dataset.Status.PROCESSING
+    datasets.check_dataset(str(dataset.pk))  # the redelivered message: still claimed by the dead worker
+    assert Dataset.objects.get(pk=dataset.pk).state == Dataset.State.RUNNING
 
     report = requeue_stalled_finetunes()
 
     dataset.refresh_from_db()
     assert report["datasets_requeued"] == 1 and sent_finetune_tasks == [("check_dataset", str(dataset.pk))]
-    assert dataset.status == Dataset.Status.PENDING and "stopped while checking" in dataset.message
-    services.check_dataset(str(dataset.pk))
+    assert dataset.state == Dataset.State.QUEUED and "stopped while checking" in dataset.message
+    datasets.check_dataset(str(dataset.pk))
     dataset.refresh_from_db()
-    assert (dataset.status, dataset.image_count, dataset.attempts) == (Dataset.Status.READY, 3, 2)
+    assert (dataset.state, dataset.image_count, dataset.attempts) == (Dataset.State.DONE, 3, 2)
 
 
 def test_a_check_that_keeps_losing_its_worker_ends_failed_with_the_reason(settings, sent_finetune_tasks):
@@ -176,22 +176,22 @@ def test_a_check_that_keeps_losing_its_worker_ends_failed_with_the_reason(settin
     default_storage.save(f"datasets/{dataset.pk}/photos/000000.jpg", ContentFile(colour_photo(0)))
     stalled_check(dataset, attempts=3)
 
-    services.requeue_stalled_datasets()
+    datasets.requeue_stalled_checks()
 
     dataset.refresh_from_db()
-    assert dataset.status == Dataset.Status.FAILED and "3 times" in dataset.message
+    assert dataset.state == Dataset.State.FAILED and "3 times" in dataset.message
     assert sent_finetune_tasks == [] and not default_storage.exists(f"datasets/{dataset.pk}/photos/000000.jpg")
 
 
 def test_a_check_with_a_live_heartbeat_is_left_alone(sent_finetune_tasks):
     dataset = archive_dataset(colour_zip(3))
-    Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.PROCESSING, claim_token="alive",
+    Dataset.objects.filter(pk=dataset.pk).update(state=Dataset.State.RUNNING, claim_token="alive",
                                                  attempts=1, heartbeat_at=timezone.now())
 
-    report = services.requeue_stalled_datasets()
+    report = datasets.requeue_stalled_checks()
 
-    assert report.requeued == report.failed == [] and sent_finetune_tasks == []
-    assert Dataset.objects.get(pk=dataset.pk).status == Dataset.Status.PROCESSING
+    assert report.requeued == report.ended == [] and sent_finetune_tasks == []
+    assert Dataset.objects.get(pk=dataset.pk).state == Dataset.State.RUNNING
 
 
 def test_a_pending_check_whose_message_was_lost_is_sent_once_more(settings, sent_finetune_tasks):
@@ -200,8 +200,8 @@ def test_a_pending_check_whose_message_was_lost_is_sent_once_more(settings, sent
     Dataset.objects.filter(pk=old.pk).update(enqueued_at=timezone.now() - timedelta(minutes=10))
     archive_dataset(colour_zip(3), name="Just queued")
 
-    services.requeue_stalled_datasets()
-    services.requeue_stalled_datasets()  # the next run finds it freshly sent
+    datasets.requeue_stalled_checks()
+    datasets.requeue_stalled_checks()  # the next run finds it freshly sent
 
     assert sent_finetune_tasks == [("check_dataset", str(old.pk))]
 
@@ -218,11 +218,11 @@ def test_a_check_that_lost_its_claim_meanwhile_writes_nothing(monkeypatch):
         Dataset.objects.filter(pk=dataset.pk).update(claim_token="the-new-attempt")
         return report
 
-    monkeypatch.setattr(services, "ingest_archive", reaped_halfway)
-    services.check_dataset(str(dataset.pk))
+    monkeypatch.setattr(datasets, "ingest_archive", reaped_halfway)
+    datasets.check_dataset(str(dataset.pk))
 
     dataset.refresh_from_db()
-    assert (dataset.status, dataset.claim_token, dataset.image_count) == (Dataset.Status.PROCESSING,
+    assert (dataset.state, dataset.claim_token, dataset.image_count) == (Dataset.State.RUNNING,
                                                                           "the-new-attempt", 0)
     assert not default_storage.exists(dataset.manifest_name)
 
@@ -243,11 +243,11 @@ def test_a_running_check_keeps_its_heartbeat(settings, monkeypatch):
         beats.append(Dataset.objects.get(pk=dataset.pk).heartbeat_at - started)
         return IngestReport(kept=["x.jpg"])
 
-    monkeypatch.setattr(services, "ingest_archive", slow_ingest)
-    services.check_dataset(str(dataset.pk))
+    monkeypatch.setattr(datasets, "ingest_archive", slow_ingest)
+    datasets.check_dataset(str(dataset.pk))
 
     assert beats[0] >= timedelta(seconds=0.1)
-    assert Dataset.objects.get(pk=dataset.pk).status == Dataset.Status.READY
+    assert Dataset.objects.get(pk=dataset.pk).state == Dataset.State.DONE
 
 
 def test_a_rejected_archive_is_deleted_from_storage():
@@ -255,10 +255,10 @@ def test_a_rejected_archive_is_deleted_from_storage():
     upload = dataset.archive.name
     assert default_storage.exists(upload)
 
-    services.check_dataset(str(dataset.pk))
+    datasets.check_dataset(str(dataset.pk))
 
     dataset.refresh_from_db()
-    assert dataset.status == Dataset.Status.FAILED and not dataset.archive
+    assert dataset.state == Dataset.State.FAILED and not dataset.archive
     assert not default_storage.exists(upload)
 
 
@@ -278,10 +278,10 @@ def test_the_worker_refuses_a_stored_archive_over_the_upload_limit_too(settings)
     settings.DATASET_MAX_ARCHIVE_BYTES = 1000
     dataset = archive_dataset(colour_zip(3))
 
-    services.check_dataset(str(dataset.pk))
+    datasets.check_dataset(str(dataset.pk))
 
     dataset.refresh_from_db()
-    assert dataset.status == Dataset.Status.FAILED and "the limit is" in dataset.message
+    assert dataset.state == Dataset.State.FAILED and "the limit is" in dataset.message
 
 
 def folder_dataset(settings, tmp_path, folder_name="archive-2024"):
@@ -301,10 +301,10 @@ def test_a_fifo_in_a_server_folder_is_skipped_without_reading_it(settings, tmp_p
     os.mkfifo(folder / "pipe.jpg")  # reading it would block the worker until someone writes to it
     dataset = Dataset.objects.create(name="Archive", source=Dataset.Source.FOLDER, folder=str(folder))
 
-    services.check_dataset(str(dataset.pk))
+    datasets.check_dataset(str(dataset.pk))
 
     dataset.refresh_from_db()
-    assert dataset.status == Dataset.Status.READY and dataset.image_count == 1
+    assert dataset.state == Dataset.State.DONE and dataset.image_count == 1
     assert dataset.skipped_by_reason == {"not a regular file": 1}
 
 
@@ -315,7 +315,7 @@ def test_a_server_folders_files_are_judged_by_name_before_they_are_read(settings
     settings.DATASET_MAX_PHOTO_BYTES = 1500
     dataset = Dataset.objects.create(name="Archive", source=Dataset.Source.FOLDER, folder=str(folder))
 
-    services.check_dataset(str(dataset.pk))
+    datasets.check_dataset(str(dataset.pk))
 
     dataset.refresh_from_db()
     assert dataset.skipped_by_reason == {"not a photo file": 1}
@@ -328,6 +328,6 @@ def test_the_manifest_keeps_the_folders_resolved_path(settings, tmp_path):
                                      folder=str(root / "elsewhere" / ".." / "archive-2024"))
     (root / "elsewhere").mkdir()
 
-    services.check_dataset(str(dataset.pk))
+    datasets.check_dataset(str(dataset.pk))
 
     assert read_manifest(Dataset.objects.get(pk=dataset.pk))["folder"] == str(folder.resolve())

@@ -13,6 +13,7 @@ from django.urls import reverse
 from tests.factories import register_tiny_model
 from tests.webapp import samples
 from tests.webapp.conftest import alice, sent_tasks, upload  # noqa: F401  (fixtures)
+from webapp.photos import colorizing
 from webapp.registry import services
 from webapp.registry.models import ModelVersion
 
@@ -145,7 +146,7 @@ def test_without_a_model_the_admin_says_how_to_add_one_and_photos_fail_with_a_re
 
     photo = photos.accept_upload(alice, upload(samples.gray_jpeg(96, 64)))
     job = photo.colorizations.get()
-    photos.run_colorization(job.pk)
+    colorizing.run_colorization(job.pk)
     job.refresh_from_db()
     assert job.state == "failed" and "No colorization model is active yet" in job.message
 

@@ -4,7 +4,7 @@ import pytest
 
 from tests.finetune.test_runner import job, pushed  # noqa: F401  (fixtures)
 from webapp.core import jobs
-from webapp.finetune import services
+from webapp.finetune import runner as training
 from webapp.finetune.eta import position, seconds_left
 from webapp.finetune.models import FineTuneJob
 
@@ -59,7 +59,7 @@ def test_position_of_a_step_in_stages_and_epochs():
 @pytest.mark.django_db
 def test_the_job_page_estimate_includes_what_the_engine_leaves_out(job, pushed):  # noqa: F811
     FineTuneJob.objects.filter(pk=job.pk).update(l1_epochs=1, gan_epochs=3, batch_size=2)
-    runner = services.JobRunner(jobs.claim(FineTuneJob, job.pk))
+    runner = training.JobRunner(jobs.claim(FineTuneJob, job.pk))
     now = [100.0]
     runner.clock = lambda: now[0]
     losses = {"D_real": None, "D_fake": None, "G_GAN": None, "G_L1": 1.0}
@@ -77,7 +77,7 @@ def test_the_job_page_estimate_includes_what_the_engine_leaves_out(job, pushed):
 @pytest.mark.django_db
 def test_a_cancel_in_the_gan_stage_shows_that_stage_even_if_its_steps_were_not_saved(job, pushed):  # noqa: F811
     FineTuneJob.objects.filter(pk=job.pk).update(l1_epochs=1, gan_epochs=3)
-    runner = services.JobRunner(jobs.claim(FineTuneJob, job.pk))
+    runner = training.JobRunner(jobs.claim(FineTuneJob, job.pk))
     losses = {"D_real": None, "D_fake": None, "G_GAN": None, "G_L1": 1.0}
     runner.on_progress({**progress("epoch", "l1", 1, STEPS), "global_step": 10, "total_steps": 40, "losses": losses})
     runner.on_progress({**progress("step", "gan", 1, 2), "global_step": 12, "total_steps": 40, "losses": losses})

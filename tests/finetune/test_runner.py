@@ -9,7 +9,8 @@ from PIL import Image
 from tests.factories import tiny_generator_bytes
 from tests.finetune.conftest import stored_files
 from webapp.core import broadcast, jobs
-from webapp.finetune import services
+from webapp.finetune import datasets, run_files, services
+from webapp.finetune import runner as training
 from webapp.finetune.models import Dataset, FineTuneJob, FineTuneState
 from webapp.registry import services as registry
 from webapp.registry.models import ModelVersion
@@ -36,7 +37,7 @@ def test_a_resumed_run_drops_the_chart_points_after_its_checkpoint_and_pages_red
     FineTuneJob.objects.filter(pk=job.pk).update(
         loss_history=[{"step": step, "stage": "l1", "G_L1": 10.0 - step} for step in range(1, 9)],
         epoch_history=[{"stage": "l1", "epoch": 1, "global_step": 4}, {"stage": "gan", "epoch": 1, "global_step": 8}])
-    runner = services.JobRunner(jobs.claim(FineTuneJob, job.pk))
+    runner = training.JobRunner(jobs.claim(FineTuneJob, job.pk))
     checkpoint = runner.run_dir / "run" / "checkpoints"
     checkpoint.mkdir(parents=True)
     (checkpoint / "state.json").write_text(json.dumps({"global_step": 5, "epoch": 1}))  # saved after step 5
@@ -54,7 +55,7 @@ def test_a_resumed_run_drops_the_chart_points_after_its_checkpoint_and_pages_red
 
 def test_a_run_without_a_checkpoint_starts_its_chart_over(job, pushed):
     FineTuneJob.objects.filter(pk=job.pk).update(loss_history=[{"step": 1, "stage": "l1", "G_L1": 9.0}])
-    runner = services.JobRunner(jobs.claim(FineTuneJob, job.pk))
+    runner = training.JobRunner(jobs.claim(FineTuneJob, job.pk))
 
     runner.rewind_history()
 
@@ -124,11 +125,11 @@ def engine(monkeypatch, settings):
 
 def test_a_finished_job_registers_one_version_and_deletes_its_checkpoints(job, engine, monkeypatch):
     stored = []
-    store = services.JobRunner.store_checkpoint
-    monkeypatch.setattr(services.JobRunner, "store_checkpoint",
+    store = training.JobRunner.store_checkpoint
+    monkeypatch.setattr(training.JobRunner, "store_checkpoint",
                         lambda runner, folder: stored.append(folder) or store(runner, folder))
 
-    services.run_job(str(job.pk))
+    training.run_job(str(job.pk))
 
     job.refresh_from_db()
     assert job.state == FineTuneState.DONE, job.message
@@ -146,14 +147,14 @@ def test_a_crash_between_registering_and_finishing_leaves_no_version_for_the_res
         raise RuntimeError("the worker died here")
 
     monkeypatch.setattr(registry, "register_version", register_then_die)
-    services.run_job(str(job.pk))
+    training.run_job(str(job.pk))
     job.refresh_from_db()
     assert job.state == FineTuneState.FAILED and list(ModelVersion.objects.all()) == [base_version]
     assert stored_files(job.checkpoint_prefix)  # kept for the resume
 
     monkeypatch.setattr(registry, "register_version", register)
     assert services.resume_job(job)
-    services.run_job(str(job.pk))
+    training.run_job(str(job.pk))
 
     job.refresh_from_db()
     assert job.state == FineTuneState.DONE, job.message
@@ -163,7 +164,7 @@ def test_a_crash_between_registering_and_finishing_leaves_no_version_for_the_res
 def test_a_cancel_during_scoring_ends_the_job_cancelled_not_done(job, engine, base_version):
     engine.on_score = lambda: services.request_cancel(FineTuneJob.objects.get(pk=job.pk))
 
-    services.run_job(str(job.pk))
+    training.run_job(str(job.pk))
 
     job.refresh_from_db()
     assert job.state == FineTuneState.CANCELLED and "while scoring" in job.message
@@ -174,14 +175,14 @@ def test_a_cancel_during_scoring_ends_the_job_cancelled_not_done(job, engine, ba
 def test_a_cancel_while_the_photos_are_copied_ends_the_job_before_training(job, engine, monkeypatch):
     trained = []
     monkeypatch.setattr(engine, "train", lambda *args, **kwargs: trained.append(True))
-    copy = services._copy_atomically
+    copy = run_files.copy_atomically
 
     def copy_then_cancel(source, target):
         copy(source, target)
         services.request_cancel(FineTuneJob.objects.get(pk=job.pk))
 
-    monkeypatch.setattr(services, "_copy_atomically", copy_then_cancel)
-    services.run_job(str(job.pk))
+    monkeypatch.setattr(run_files, "copy_atomically", copy_then_cancel)
+    training.run_job(str(job.pk))
 
     job.refresh_from_db()
     assert job.state == FineTuneState.CANCELLED and "preparing the photos" in job.message
@@ -189,10 +190,10 @@ def test_a_cancel_while_the_photos_are_copied_ends_the_job_before_training(job, 
 
 
 def test_a_cancel_mid_epoch_records_the_step_it_stopped_at(job, engine, monkeypatch):
-    monkeypatch.setattr(services, "CANCEL_POLL_INTERVAL_S", 0.0)
+    monkeypatch.setattr(training, "CANCEL_POLL_INTERVAL_S", 0.0)
     engine.on_step = lambda step: step == 3 and services.request_cancel(FineTuneJob.objects.get(pk=job.pk))
 
-    services.run_job(str(job.pk))
+    training.run_job(str(job.pk))
 
     job.refresh_from_db()
     assert job.state == FineTuneState.CANCELLED
@@ -201,7 +202,7 @@ def test_a_cancel_mid_epoch_records_the_step_it_stopped_at(job, engine, monkeypa
 
 
 def test_progress_pushes_keep_the_stopping_state_an_admin_asked_for(job, pushed):
-    runner = services.JobRunner(jobs.claim(FineTuneJob, job.pk))  # its copy of the job predates the cancel
+    runner = training.JobRunner(jobs.claim(FineTuneJob, job.pk))  # its copy of the job predates the cancel
     services.request_cancel(FineTuneJob.objects.get(pk=job.pk))
     pushed.clear()
 
@@ -234,11 +235,11 @@ def test_a_job_refuses_train_options_it_cannot_honour_before_it_prepares_anythin
     settings.FINETUNE_TRAIN_OPTIONS = options
     monkeypatch.setattr(engine, "train", lambda *args, **kwargs: pytest.fail("it trained"))
 
-    services.run_job(str(job.pk))
+    training.run_job(str(job.pk))
 
     job.refresh_from_db()
     assert job.state == FineTuneState.FAILED and reason in job.message
-    assert not (services.JobRunner(job).run_dir / "photos").exists()
+    assert not (training.JobRunner(job).run_dir / "photos").exists()
 
 
 def test_every_field_a_job_owns_is_a_field_of_the_engine():
@@ -262,10 +263,10 @@ def folder_job(settings, tmp_path, base_version, staff_user):
         (root / "trip" / "day1" / f"{index}.jpg").write_bytes(colour_photo(index))
     settings.DATASET_FOLDER_ROOTS = [str(root)]
     dataset = Dataset.objects.create(name="Trip", source=Dataset.Source.FOLDER, folder=str(root / "trip"))
-    services.check_dataset(str(dataset.pk))
+    datasets.check_dataset(str(dataset.pk))
     job = FineTuneJob.objects.create(dataset=dataset, base_version=base_version, created_by=staff_user,
                                      image_size=64, batch_size=2)
-    return services.JobRunner(jobs.claim(FineTuneJob, job.pk)), root
+    return training.JobRunner(jobs.claim(FineTuneJob, job.pk)), root
 
 
 def test_a_folder_datasets_photos_are_linked_from_its_checked_folder(folder_job):

@@ -45,21 +45,11 @@ def job(photo):
 
 @pytest.fixture(autouse=True)
 def sent_tasks(monkeypatch):
-    """Colorization messages are recorded here, never published to the shared broker.
+    """Colorization messages are recorded here (their job ids), never published to the shared broker.
 
     Only inside harness.celery_broker() (a test's own queue prefix or private Redis) do
     they go out for real.
     """
-    from tests.webapp.harness import publishing_to_a_test_broker
-    from worker.tasks import colorize_photo
+    from tests.webapp.harness import record_sent_tasks
 
-    sent = []
-    publish = colorize_photo.apply_async
-
-    def record_or_publish(args=None, **options):
-        if publishing_to_a_test_broker():
-            return publish(args=args, **options)
-        sent.append(args[0])
-
-    monkeypatch.setattr(colorize_photo, "apply_async", record_or_publish)
-    return sent
+    return record_sent_tasks(monkeypatch, lambda task, pk: pk)

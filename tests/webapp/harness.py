@@ -65,6 +65,23 @@ def publishing_to_a_test_broker() -> bool:
     return bool(_brokers_in_use)
 
 
+def record_sent_tasks(monkeypatch, entry) -> list:
+    """Record the task messages the app sends (entry(task name, job id) each) instead of publishing them,
+    except inside celery_broker(), where they go out for real."""
+    from webapp.core import queue
+
+    sent = []
+    publish = queue.send
+
+    def record_or_publish(task, pk):
+        if publishing_to_a_test_broker():
+            return publish(task, pk)
+        sent.append(entry(task, str(pk)))
+
+    monkeypatch.setattr(queue, "send", record_or_publish)
+    return sent
+
+
 @contextmanager
 def celery_broker(url: str, keyprefix: str = ""):
     """Point the Celery app of this process at `url` (every key under `keyprefix`), then back."""

@@ -144,20 +144,3 @@ async def test_it_closes_a_socket_that_sends_an_oversized_frame_with_code_1009(a
     await socket.send_json_to({"type": "jobs.sync", "ids": ["x" * 36] * (MAX_FRAME_BYTES // 36)})
 
     assert await socket.receive_output() == {"type": "websocket.close", "code": 1009}
-
-
-
-async def test_staff_sockets_hear_staff_events_and_others_do_not(alice, staff):
-    from webapp.core import broadcast
-
-    staff_socket, _ = await connect(staff)
-    user_socket, _ = await connect(alice)
-    await staff_socket.receive_json_from()
-    await user_socket.receive_json_from()
-
-    await broadcast.send_async(broadcast.staff_group(), "finetune.progress", {"epoch": 3})
-
-    assert await staff_socket.receive_json_from() == {"type": "finetune.progress", "epoch": 3}
-    assert await user_socket.receive_nothing(timeout=0.3)
-    await staff_socket.disconnect()
-    await user_socket.disconnect()

@@ -9,7 +9,7 @@ from django.http import StreamingHttpResponse
 
 from tests.webapp import samples
 from tests.webapp.conftest import upload
-from webapp.photos import gallery, services
+from webapp.photos import colorizing, gallery, services
 from webapp.photos.models import Album, Photo
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 def add_photo(owner, name, model=None, width=96, height=64):
     photo = services.accept_upload(owner, upload(samples.gray_jpeg(width, height), name))
     if model is not None:
-        services.run_colorization(photo.colorizations.get().pk)
+        colorizing.run_colorization(photo.colorizations.get().pk)
     return photo
 
 
@@ -52,9 +52,9 @@ def test_the_gallery_searches_by_name_and_sorts_by_date_and_name(client, alice, 
 
 
 def test_the_pages_of_a_search_keep_the_search(client, alice, tiny_model, monkeypatch):
-    from webapp.photos import views
+    from webapp.photos.views import gallery as gallery_views
 
-    monkeypatch.setattr(views, "GALLERY_PAGE_SIZE", 2)
+    monkeypatch.setattr(gallery_views, "GALLERY_PAGE_SIZE", 2)
     for number in range(3):
         add_photo(alice, f"box {number}.jpg")
     client.force_login(alice)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import DatabaseError
 from django.core.files.storage import default_storage
 from django.utils import timezone
 from PIL import Image
@@ -14,7 +15,7 @@ from tests.factories import register_tiny_model
 from tests.webapp.conftest import upload
 from webapp.core import broadcast
 from webapp.core.jobs import JobState
-from webapp.photos import services
+from webapp.photos import colorizing, images, services
 from webapp.photos.images import UploadRejected
 from webapp.photos.models import Colorization, Photo
 
@@ -106,11 +107,11 @@ def test_the_files_stay_when_something_raises_once_the_rows_have_committed(alice
 @pytest.mark.django_db(transaction=True)
 def test_the_files_are_removed_when_the_rows_do_not_commit(alice, monkeypatch, media_storage):
     def database_gone(*args, **kwargs):
-        raise services.DatabaseError("the database went away")
+        raise DatabaseError("the database went away")
 
     monkeypatch.setattr(services, "request_colorization", database_gone)
 
-    with pytest.raises(services.DatabaseError):
+    with pytest.raises(DatabaseError):
         services.accept_upload(alice, upload(samples.gray_jpeg()))
 
     assert not Photo.objects.exists() and stored_files(media_storage) == []
@@ -119,7 +120,7 @@ def test_the_files_are_removed_when_the_rows_do_not_commit(alice, monkeypatch, m
 def test_a_job_whose_original_is_missing_fails_at_once_without_a_server_path(tiny_model, job, media_storage):
     (media_storage / job.photo.original.name).unlink()
 
-    services.run_colorization(job.pk)  # no TransientJobError: retrying cannot bring the file back
+    colorizing.run_colorization(job.pk)  # no TransientJobError: retrying cannot bring the file back
 
     job.refresh_from_db()
     assert (job.state, job.attempts) == (JobState.FAILED, 1)
@@ -132,8 +133,8 @@ def test_error_messages_never_show_server_paths(tiny_model, job, monkeypatch, se
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied", "/srv/hue/var/media/photos/x/original.jpg")
 
-    monkeypatch.setattr(services.images, "open_original", denied)
-    services.run_colorization(job.pk)
+    monkeypatch.setattr(images, "open_original", denied)
+    colorizing.run_colorization(job.pk)
 
     job.refresh_from_db()
     assert job.message == "Colorization failed: Permission denied"
@@ -185,7 +186,7 @@ def test_it_colorizes_at_full_resolution_and_records_how(tiny_model, alice):
     photo = services.accept_upload(alice, upload(samples.gray_jpeg(150, 100)))
     job = photo.colorizations.get()
 
-    services.run_colorization(job.pk)
+    colorizing.run_colorization(job.pk)
 
     job.refresh_from_db()
     assert job.state == JobState.DONE, job.message
@@ -200,7 +201,7 @@ def test_an_animated_gif_is_colorized_from_its_first_frame(tiny_model, alice):
     photo = services.accept_upload(alice, upload(samples.two_frames("GIF", first=40, second=210), name="dance.gif"))
     job = photo.colorizations.get()
 
-    services.run_colorization(job.pk)
+    colorizing.run_colorization(job.pk)
 
     job.refresh_from_db()
     with default_storage.open(job.result.name) as handle, Image.open(handle) as result:
@@ -209,10 +210,10 @@ def test_an_animated_gif_is_colorized_from_its_first_frame(tiny_model, alice):
 
 
 def test_a_second_delivery_does_nothing(tiny_model, job):
-    services.run_colorization(job.pk)
+    colorizing.run_colorization(job.pk)
     finished = Colorization.objects.get(pk=job.pk)
 
-    services.run_colorization(job.pk)
+    colorizing.run_colorization(job.pk)
 
     again = Colorization.objects.get(pk=job.pk)
     assert (again.attempts, again.finished_at, again.result.name) == (1, finished.finished_at, finished.result.name)
@@ -221,13 +222,13 @@ def test_a_second_delivery_does_nothing(tiny_model, job):
 def test_a_deleted_job_is_ignored(tiny_model, job):
     Colorization.objects.filter(pk=job.pk).delete()
 
-    services.run_colorization(job.pk)  # no error: there is nothing to do
+    colorizing.run_colorization(job.pk)  # no error: there is nothing to do
 
 
 def test_a_variation_records_its_seed(tiny_model, photo):
     variation = services.request_colorization(photo, render_size=256, seed=1234)
 
-    services.run_colorization(variation.pk)
+    colorizing.run_colorization(variation.pk)
 
     variation.refresh_from_db()
     assert (variation.state, variation.seed) == (JobState.DONE, 1234)
@@ -237,7 +238,7 @@ def test_a_re_run_can_ask_for_an_older_model(tiny_model, photo):
     newer = register_tiny_model(name="Newer", seed=1)
     older_run = services.request_colorization(photo, render_size=512, version=tiny_model)
 
-    services.run_colorization(older_run.pk)
+    colorizing.run_colorization(older_run.pk)
 
     older_run.refresh_from_db()
     assert newer.is_active
@@ -245,7 +246,7 @@ def test_a_re_run_can_ask_for_an_older_model(tiny_model, photo):
 
 
 def test_without_an_active_model_the_job_fails_with_a_reason(job):
-    services.run_colorization(job.pk)
+    colorizing.run_colorization(job.pk)
 
     job.refresh_from_db()
     assert job.state == JobState.FAILED
@@ -256,10 +257,10 @@ def test_a_transient_error_puts_the_job_back_in_the_queue(tiny_model, job, monke
     def storage_hiccup(*args, **kwargs):
         raise ConnectionResetError("storage connection reset")
 
-    monkeypatch.setattr(services.images, "open_original", storage_hiccup)
+    monkeypatch.setattr(images, "open_original", storage_hiccup)
 
-    with pytest.raises(services.TransientJobError):
-        services.run_colorization(job.pk)
+    with pytest.raises(colorizing.TransientJobError):
+        colorizing.run_colorization(job.pk)
 
     job.refresh_from_db()
     assert (job.state, job.attempts, job.claim_token) == (JobState.QUEUED, 1, "")
@@ -272,11 +273,11 @@ def test_a_job_that_keeps_failing_ends_failed_with_its_reason(tiny_model, job, m
     def storage_hiccup(*args, **kwargs):
         raise ConnectionResetError("storage connection reset")
 
-    monkeypatch.setattr(services.images, "open_original", storage_hiccup)
-    with pytest.raises(services.TransientJobError):
-        services.run_colorization(job.pk)
+    monkeypatch.setattr(images, "open_original", storage_hiccup)
+    with pytest.raises(colorizing.TransientJobError):
+        colorizing.run_colorization(job.pk)
 
-    services.run_colorization(job.pk)
+    colorizing.run_colorization(job.pk)
 
     job.refresh_from_db()
     assert (job.state, job.attempts) == (JobState.FAILED, 2)
@@ -289,7 +290,7 @@ def test_a_damaged_stored_original_fails_at_once_with_a_reason(tiny_model, job, 
     (media_storage / job.photo.original.name).write_bytes(
         good[: len(good) // 2] if damage == "truncated" else b"this is not an image any more")
 
-    services.run_colorization(job.pk)  # no TransientJobError: retrying cannot mend the file
+    colorizing.run_colorization(job.pk)  # no TransientJobError: retrying cannot mend the file
 
     job.refresh_from_db()
     assert (job.state, job.attempts) == (JobState.FAILED, 1)
@@ -298,16 +299,16 @@ def test_a_damaged_stored_original_fails_at_once_with_a_reason(tiny_model, job, 
 
 
 def test_a_result_made_after_the_job_was_requeued_is_dropped(tiny_model, job, monkeypatch, media_storage):
-    real_colorize = services.colorize
+    real_colorize = colorizing.colorize
 
     def colorize_while_reaper_requeues(job):
         outcome = real_colorize(job)
         Colorization.objects.filter(pk=job.pk).update(state=JobState.QUEUED, claim_token="")
         return outcome
 
-    monkeypatch.setattr(services, "colorize", colorize_while_reaper_requeues)
+    monkeypatch.setattr(colorizing, "colorize", colorize_while_reaper_requeues)
 
-    services.run_colorization(job.pk)
+    colorizing.run_colorization(job.pk)
 
     job.refresh_from_db()
     assert (job.state, job.result.name) == (JobState.QUEUED, "")
@@ -319,7 +320,7 @@ def test_each_state_change_is_pushed_to_the_owner(tiny_model, job, alice):
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(broadcast.user_group(alice.pk), channel)
 
-    services.run_colorization(job.pk)
+    colorizing.run_colorization(job.pk)
 
     states = [async_to_sync(layer.receive)(channel)["event"]["job"]["state"] for _ in range(2)]
     assert states == ["running", "done"]
@@ -338,7 +339,7 @@ def test_the_reaper_requeues_a_job_whose_worker_died(job, settings, sent_tasks):
     settings.JOB_STALLED_AFTER = 60
     make_running(job, heartbeat_age=120)
 
-    report = services.requeue_stalled_jobs()
+    report = colorizing.requeue_stalled_jobs()
 
     job.refresh_from_db()
     assert report.requeued == [job.pk]
@@ -350,7 +351,7 @@ def test_the_reaper_leaves_a_job_with_a_recent_heartbeat_alone(job, settings, se
     settings.JOB_STALLED_AFTER = 60
     make_running(job, heartbeat_age=5)
 
-    services.requeue_stalled_jobs()
+    colorizing.requeue_stalled_jobs()
 
     job.refresh_from_db()
     assert job.state == JobState.RUNNING
@@ -361,10 +362,10 @@ def test_the_reaper_fails_a_job_whose_worker_died_too_often(job, settings, sent_
     settings.JOB_MAX_ATTEMPTS = 3
     make_running(job, heartbeat_age=600, attempts=3)
 
-    report = services.requeue_stalled_jobs()
+    report = colorizing.requeue_stalled_jobs()
 
     job.refresh_from_db()
-    assert report.failed == [job.pk]
+    assert report.ended == [job.pk]
     assert job.state == JobState.FAILED
     assert "The worker stopped while colorizing this photo, 3 times" in job.message
     assert sent_tasks == []
@@ -374,15 +375,15 @@ def test_the_reaper_resends_a_queued_job_whose_message_was_lost_once_per_deadlin
     settings.JOB_RESEND_QUEUED_AFTER = 300
     Colorization.objects.filter(pk=job.pk).update(enqueued_at=timezone.now() - timedelta(seconds=301))
 
-    first = services.requeue_stalled_jobs()
-    second = services.requeue_stalled_jobs()
+    first = colorizing.requeue_stalled_jobs()
+    second = colorizing.requeue_stalled_jobs()
 
     assert first.resent == [job.pk] and second.resent == []
     assert sent_tasks == [str(job.pk)]
 
 
 def test_the_reaper_does_not_resend_a_job_queued_recently(job, sent_tasks):
-    services.requeue_stalled_jobs()
+    colorizing.requeue_stalled_jobs()
 
     assert sent_tasks == []
 
@@ -408,7 +409,7 @@ def test_a_running_job_keeps_its_heartbeat(alice, settings):
 
 
 def test_deleting_a_photo_deletes_its_files(tiny_model, job, media_storage, django_capture_on_commit_callbacks):
-    services.run_colorization(job.pk)
+    colorizing.run_colorization(job.pk)
     photo = Photo.objects.get()
     assert len(stored_files(media_storage)) == 7  # original, 2 renditions, result, 2 renditions, model
 

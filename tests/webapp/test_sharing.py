@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from tests.webapp import samples
 from tests.webapp.conftest import upload
-from webapp.photos import services
+from webapp.photos import colorizing, services
 from webapp.photos.models import Album, ShareLink
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 def add_photo(owner, name, done=True):
     photo = services.accept_upload(owner, upload(samples.gray_jpeg(96, 64), name))
     if done:
-        services.run_colorization(photo.colorizations.get().pk)
+        colorizing.run_colorization(photo.colorizations.get().pk)
     return photo
 
 

@@ -4,7 +4,7 @@ import pytest
 from celery.signals import task_retry
 
 from webapp.core.jobs import JobState
-from webapp.photos import services
+from webapp.photos import images
 from worker.tasks import colorize_photo
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def test_it_retries_whatever_escapes_the_service_with_capped_jittered_backoff_an
 
 
 def test_a_transient_error_once_is_retried_by_celery_and_the_job_ends_done(tiny_model, job, monkeypatch, retries):
-    open_original = services.images.open_original
+    open_original = images.open_original
     hiccups = []
 
     def storage_hiccup_once(handle):
@@ -41,7 +41,7 @@ def test_a_transient_error_once_is_retried_by_celery_and_the_job_ends_done(tiny_
             raise ConnectionResetError("storage connection reset")
         return open_original(handle)
 
-    monkeypatch.setattr(services.images, "open_original", storage_hiccup_once)
+    monkeypatch.setattr(images, "open_original", storage_hiccup_once)
 
     # Eager: Celery runs the retry at once, in this process, instead of after its countdown.
     result = colorize_photo.apply(args=[str(job.pk)])

@@ -12,7 +12,7 @@ from tests.webapp import samples
 from tests.webapp.conftest import upload
 from webapp.core.jobs import JobState
 from webapp.finetune.models import Dataset, FineTuneJob, FineTuneState
-from webapp.photos import services, uploads
+from webapp.photos import colorizing, services, uploads
 from webapp.photos.models import Colorization, Photo
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import activate_version
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def done_job(tiny_model, job):
-    services.run_colorization(job.pk)
+    colorizing.run_colorization(job.pk)
     job.refresh_from_db()
     assert job.state == JobState.DONE
     return job
@@ -347,7 +347,7 @@ def test_after_a_rollback_colorize_again_with_the_defaults_shows_the_active_mode
         client, alice, done_job, tiny_model, sent_tasks):
     newer = register_tiny_model(name="Newer", seed=1)  # activated: the photo gets a v2 result
     v2_result = services.request_colorization(done_job.photo, render_size=256)
-    services.run_colorization(v2_result.pk)
+    colorizing.run_colorization(v2_result.pk)
     activate_version(tiny_model)  # rolled back to v1
     client.force_login(alice)
 
@@ -506,7 +506,7 @@ def test_every_admin_action_requires_a_csrf_token(tiny_model):
     newer = register_tiny_model(name="Newer", seed=1)  # active: tiny_model (v1) is a rollback away
     candidate = register_tiny_model(name="Candidate", seed=2, activate=False)
     dataset = Dataset.objects.create(name="Holidays", source=Dataset.Source.FOLDER, folder="/srv/holidays",
-                                     status=Dataset.Status.READY)
+                                     state=Dataset.State.DONE)
     queued = FineTuneJob.objects.create(dataset=dataset, base_version=newer)
     cancelled = FineTuneJob.objects.create(dataset=dataset, base_version=newer, state=FineTuneState.CANCELLED)
     strict = Client(enforce_csrf_checks=True)
@@ -569,7 +569,7 @@ def test_colorize_again_with_a_stronger_colour_intensity_stores_it_with_the_resu
     original = colorizer.colorize
     monkeypatch.setattr(colorizer, "colorize", lambda image, **options: asked.append(options) or original(image,
                                                                                                           **options))
-    services.run_colorization(rerun.pk)
+    colorizing.run_colorization(rerun.pk)
 
     rerun.refresh_from_db()
     assert rerun.state == JobState.DONE and asked[0]["intensity"] == 1.3

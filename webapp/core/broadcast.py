@@ -30,37 +30,19 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def staff_group() -> str:
-    """Every socket of a staff member (admin pages)."""
-    return "staff"
-
-
 def message(type: str, payload: dict) -> dict:
     """The channel-layer message that carries one event."""
     return {"type": CHANNEL_MESSAGE_TYPE, "event": {"type": type, **payload}}
 
 
 def send(group: str, type: str, payload: dict) -> bool:
-    """Push an event to a group from synchronous code (views, services, Celery tasks). False if it failed."""
+    """Push an event to a group (from views, services, Celery tasks: synchronous code). False if it failed."""
     layer = get_channel_layer()
     if layer is None:
         return False
     try:
         async_to_sync(layer.group_send)(group, message(type, payload))
     except Exception:  # Redis down or full: the database still has the state
-        log.warning("could not push %s to %s", type, group, exc_info=True)
-        return False
-    return True
-
-
-async def send_async(group: str, type: str, payload: dict) -> bool:
-    """Same as `send`, from async code (consumers)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return False
-    try:
-        await layer.group_send(group, message(type, payload))
-    except Exception:
         log.warning("could not push %s to %s", type, group, exc_info=True)
         return False
     return True

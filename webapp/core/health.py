@@ -5,6 +5,8 @@ from django.db import connection
 from redis import Redis
 from redis.exceptions import RedisError
 
+from webapp.core import queue
+
 WORKER_PING_TIMEOUT_S = 1.0
 
 
@@ -31,16 +33,14 @@ def check_redis() -> dict:
 
 def check_workers() -> dict:
     """Ask every worker which queues it consumes; answers within the timeout count."""
-    from worker.celery import app
-
     try:
-        replies = app.control.inspect(timeout=WORKER_PING_TIMEOUT_S).active_queues() or {}
+        replies = queue.worker_queues(timeout=WORKER_PING_TIMEOUT_S)
     except Exception as exc:  # broker down or unreachable
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "queues": {}}
     queues: dict[str, int] = {"inference": 0, "training": 0}
-    for worker_queues in replies.values():
-        for queue in worker_queues:
-            queues[queue["name"]] = queues.get(queue["name"], 0) + 1
+    for names in replies.values():
+        for name in names:
+            queues[name] = queues.get(name, 0) + 1
     return {"ok": queues["inference"] > 0, "workers": sorted(replies), "queues": queues}
 
 

@@ -9,7 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from webapp.finetune import events, services
+from webapp.finetune import datasets, events, services
 from webapp.finetune.forms import DatasetForm, FineTuneJobForm
 from webapp.finetune.models import Dataset, FineTuneJob, FineTuneState
 
@@ -36,11 +36,11 @@ def stored_image(name: str, content_type: str) -> HttpResponse:
 class DatasetAdmin(admin.ModelAdmin):
     form = DatasetForm
     change_form_template = "admin/finetune/dataset/change_form.html"
-    list_display = ("name", "source", "status", "image_count", "skipped_count", "created_at")
-    list_filter = ("status", "source")
+    list_display = ("name", "source", "state", "image_count", "skipped_count", "created_at")
+    list_filter = ("state", "source")
     search_fields = ("name",)
-    readonly_fields = ("name", "source", "folder", "status", "message", "image_count", "skipped_count", "created_by",
-                       "created_at", "processed_at")
+    readonly_fields = ("name", "source", "folder", "state", "message", "image_count", "skipped_count", "created_by",
+                       "created_at", "finished_at")
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -56,7 +56,7 @@ class DatasetAdmin(admin.ModelAdmin):
         obj.created_by = request.user
         obj.source = Dataset.Source.ARCHIVE if obj.archive else Dataset.Source.FOLDER
         obj.save()
-        services.queue_dataset(obj)
+        datasets.queue_check(obj)
         messages.info(request, "The photos are being checked by the training worker; this page shows the result.")
 
     def response_add(self, request, obj, post_url_continue=None):
@@ -69,13 +69,13 @@ class DatasetAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for dataset in queryset:
             try:
-                services.delete_dataset(dataset)
-            except services.DatasetInUse as exc:  # a job was queued on it after the confirmation page
+                datasets.delete_dataset(dataset)
+            except datasets.DatasetInUse as exc:  # a job was queued on it after the confirmation page
                 messages.error(request, f"Not deleted: {exc}.")
 
     def get_deleted_objects(self, objs, request):
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        busy = [dataset for dataset in objs if services.dataset_in_use(dataset)]
+        busy = [dataset for dataset in objs if datasets.dataset_in_use(dataset)]
         if busy:
             # Django would say the account may not delete fine-tune jobs; the truth is that one is training.
             protected = [f"{dataset}: a fine-tuning job is still queued or training on it; cancel it first"
@@ -84,7 +84,7 @@ class DatasetAdmin(admin.ModelAdmin):
         return deleted, counts, perms_needed, protected
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and services.dataset_in_use(obj):
+        if obj is not None and datasets.dataset_in_use(obj):
             return False  # a job is training on it
         return super().has_delete_permission(request, obj)
 
@@ -109,7 +109,7 @@ class DatasetAdmin(admin.ModelAdmin):
                 "dataset": dataset,
                 "thumbnail_urls": [reverse("admin:finetune_dataset_thumbnail", args=[dataset.pk, index])
                                    for index in range(len(dataset.thumbnails))],
-                "still_checking": dataset.status in (Dataset.Status.PENDING, Dataset.Status.PROCESSING),
+                "still_checking": not dataset.is_finished,
             }
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 

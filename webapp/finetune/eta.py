@@ -2,7 +2,7 @@
 
 The engine's own estimate counts training steps only: every epoch also validates, draws a sample
 grid and stores a checkpoint, which on a small dataset takes longer than the steps. The runner
-times whole epochs on the wall clock (webapp.finetune.services.JobRunner), and this module
+times whole epochs on the wall clock (webapp.finetune.runner.JobRunner), and this module
 estimates from those times: the stage's measured epochs when there are any, else the current
 epoch extrapolated from how far it has come, else the other stage's epochs.
 """

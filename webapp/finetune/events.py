@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from webapp.core import broadcast
+from webapp.registry.services import comparison_verdict
 
 
 def job_group(job_id) -> str:
@@ -17,8 +18,6 @@ def job_group(job_id) -> str:
 
 
 def job_payload(job) -> dict:
-    from webapp.registry.services import comparison_verdict
-
     return {
         "id": str(job.pk),
         "state": job.state,
@@ -60,8 +59,3 @@ def job_snapshot(job) -> None:
     """The job's whole loss history was replaced (a resumed run dropped the points after its checkpoint):
     pages start their charts over from it, as on connect."""
     broadcast.send(job_group(job.pk), "finetune.snapshot", {"job": job_payload(job), "losses": job.loss_history})
-
-
-def versions_changed() -> None:
-    """A version was added or activated: staff pages showing versions may refresh."""
-    broadcast.send(broadcast.staff_group(), "registry.versions", {})

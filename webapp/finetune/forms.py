@@ -67,7 +67,7 @@ class FineTuneJobForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "dataset" not in self.fields:
             return  # the admin's read-only page of an existing job
-        self.fields["dataset"].queryset = Dataset.objects.filter(status=Dataset.Status.READY)
+        self.fields["dataset"].queryset = Dataset.objects.filter(state=Dataset.State.DONE)
         self.fields["dataset"].help_text = "Only datasets whose photos were checked (status: ready) can be used."
         self.fields["base_version"].queryset = ModelVersion.objects.all()
         self.fields["base_version"].required = True

@@ -2,23 +2,29 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
 
 from webapp.core.jobs import Job
 
 
-class Dataset(models.Model):
-    """A collection of colour photos that admins train on: an uploaded .zip or a server folder."""
+class DatasetState(models.TextChoices):
+    QUEUED = "queued", "Waiting to be checked"
+    RUNNING = "running", "Checking photos"
+    DONE = "done", "Ready"
+    FAILED = "failed", "Rejected"
+
+
+class Dataset(Job):
+    """A collection of colour photos that admins train on: an uploaded .zip or a server folder.
+
+    Checking its photos is its job (webapp.core.jobs): claimed, heartbeaten, finished and reaped
+    like every other, and done means ready to train on.
+    """
+
+    State = DatasetState
 
     class Source(models.TextChoices):
         ARCHIVE = "archive", "Uploaded .zip"
         FOLDER = "folder", "Folder on the server"
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Waiting to be checked"
-        PROCESSING = "processing", "Checking photos"
-        READY = "ready", "Ready"
-        FAILED = "failed", "Rejected"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=120)
@@ -27,29 +33,24 @@ class Dataset(models.Model):
                                help_text="A .zip of colour photos (jpg, png, webp, bmp, tif).")
     folder = models.CharField(max_length=500, blank=True,
                               help_text="Absolute path of a folder of colour photos on the server.")
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
-    message = models.TextField(blank=True)
+    state = models.CharField(max_length=16, choices=DatasetState.choices, default=DatasetState.QUEUED, db_index=True)
+    message = models.TextField(blank=True)  # a rejection may name many reasons
     image_count = models.PositiveIntegerField(default=0)
     skipped_count = models.PositiveIntegerField(default=0)
     skipped_by_reason = models.JSONField(default=dict, blank=True)  # {"already black-and-white": 12, ...}
     skipped_examples = models.JSONField(default=list, blank=True)  # [{"name": ..., "reason": ...}], capped
     thumbnails = models.JSONField(default=list, blank=True)  # storage names of a strip of thumbnails
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
-    # The check is claimed and heartbeaten like a Job (webapp.core.jobs), so the reaper can tell a
-    # check whose worker died from one that is slow, and a pending one whose message was lost.
-    attempts = models.PositiveSmallIntegerField(default=0)
-    claim_token = models.CharField(max_length=32, blank=True, editable=False)
-    enqueued_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_ready(self) -> bool:
+        return self.state == DatasetState.DONE
 
     @property
     def storage_prefix(self) -> str:
@@ -78,6 +79,8 @@ class FineTuneJob(Job):
     interrupted, and an admin resumes it from its last checkpoint.
     """
 
+    State = FineTuneState
+    END_STATES = (FineTuneState.DONE, FineTuneState.FAILED, FineTuneState.CANCELLED, FineTuneState.INTERRUPTED)
     RESUMABLE = (FineTuneState.INTERRUPTED, FineTuneState.FAILED, FineTuneState.CANCELLED)
     # Training crops the engine can also score at: scoring renders at the training size, and the engine
     # renders between colorizer.inference.MIN_RENDER_SIZE (64) and MAX_RENDER_SIZE; 1024 bounds memory.
@@ -135,7 +138,7 @@ class FineTuneJob(Job):
             return ""
         if self.base_version_id is None:
             return "Its base model version was deleted, so it cannot be resumed: start a new job."
-        if self.dataset.status != Dataset.Status.READY:
+        if not self.dataset.is_ready:
             return "Its dataset is no longer ready, so it cannot be resumed: start a new job."
         if not self.IMAGE_SIZE_MIN <= self.image_size <= self.IMAGE_SIZE_MAX:
             return (f"Its image size ({self.image_size} px) is outside what the engine can train and score "

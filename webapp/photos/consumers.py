@@ -1,5 +1,4 @@
-"""/ws/jobs/: one socket per signed-in page, pushing the state of the user's colorization jobs
-(and, to staff, every event sent to broadcast.staff_group()).
+"""/ws/jobs/: one socket per signed-in page, pushing the state of the user's colorization jobs.
 
 On connect it sends a snapshot of the user's unfinished jobs, so a page that reconnects
 after a drop (or a restart) catches up; a page can also ask about the jobs it shows with
@@ -21,7 +20,7 @@ MAX_SYNC_IDS = 200
 
 
 class JobsConsumer(JsonSocket):
-    groups_joined: tuple[str, ...] = ()
+    group = None
 
     async def connect(self):
         user = self.scope.get("user")
@@ -29,16 +28,14 @@ class JobsConsumer(JsonSocket):
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
         self.user = user
-        # Staff sockets also hear staff-wide events (broadcast.staff_group(): admin work such as fine-tuning).
-        self.groups_joined = (broadcast.user_group(user.pk),) + ((broadcast.staff_group(),) if user.is_staff else ())
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        self.group = broadcast.user_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send_json({"type": "jobs.snapshot", "jobs": await self.snapshot()})
 
     async def disconnect(self, code):
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
         if content.get("type") != "jobs.sync":
@@ -55,7 +52,7 @@ class JobsConsumer(JsonSocket):
             await self.send_json({"type": "job.missing", "id": job_id})
 
     async def broadcast_event(self, message):
-        """A `broadcast.send` to one of this socket's groups."""
+        """A `broadcast.send` to this user's group."""
         await self.send_json(message["event"])
 
     @database_sync_to_async

@@ -1,39 +1,31 @@
-"""Uploading photos, queueing colorizations, running them in workers, rescuing lost jobs."""
+"""Photos on the web side: who sees what, uploads, queueing colorizations, deleting. Running them in a
+worker, and rescuing lost ones: webapp.photos.colorizing."""
 
 from __future__ import annotations
 
 import logging
-import re
 import secrets
+import uuid
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.db.models import QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from webapp.core import jobs
-from webapp.core.jobs import UNFINISHED, JobState
+from webapp.core import queue
+from webapp.core.jobs import UNFINISHED
 from webapp.photos import events, images
-from webapp.photos.models import Colorization, Photo
-from webapp.registry.loader import NoActiveModel, get_colorizer
+from webapp.photos.models import Album, Colorization, Photo
 from webapp.registry.models import ModelVersion
-from webapp.registry.services import active_version
 
 log = logging.getLogger(__name__)
 # Who opened another user's photo (staff with photos.view_any_photo), one line per view.
 audit = logging.getLogger("webapp.audit")
 VIEW_ANY_PHOTO = "photos.view_any_photo"
-
-
-class TransientJobError(Exception):
-    """A colorization hit a problem that may go away (storage, database, GPU memory); the task retries."""
-
-
-class MissingOriginal(Exception):
-    """The stored original is gone: retrying cannot bring it back."""
 
 
 # --- Who sees what ---------------------------------------------------------------------
@@ -71,6 +63,15 @@ def get_colorization_for(user, colorization_id, *, what: str = "result") -> Colo
     job = get_object_or_404(colorizations_of(user), pk=colorization_id)
     log_other_users_photo(user, job.photo, f"{what} {job.pk}")
     return job
+
+
+def get_album_for(user, album_id) -> Album:
+    """`user`'s album, or 404 (someone else's, a deleted one, or not an album id at all)."""
+    try:
+        album_id = uuid.UUID(str(album_id))
+    except ValueError:
+        raise Http404("No such album.") from None
+    return get_object_or_404(Album, pk=album_id, owner=user)
 
 
 def log_other_users_photo(user, photo: Photo, what: str) -> None:
@@ -159,10 +160,8 @@ def new_variation_seed() -> int:
 
 def send_task(job: Colorization) -> None:
     """Send the job's task message. If the broker is down the job stays queued and the reaper sends it later."""
-    from worker.tasks import colorize_photo
-
     try:
-        colorize_photo.apply_async(args=[str(job.pk)])
+        queue.send(queue.COLORIZE_PHOTO, job.pk)
     except Exception:
         log.warning("could not send colorization %s to the broker; the reaper will retry", job.pk, exc_info=True)
 
@@ -172,115 +171,3 @@ def delete_photo(photo: Photo) -> None:
     with transaction.atomic():
         photo.delete()
         transaction.on_commit(lambda: events.photo_deleted(photo))
-
-
-# --- In the worker -------------------------------------------------------------------------
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Storage, database and GPU-memory errors may go away. A damaged image does not: open_original
-    turns Pillow's errors (OSErrors too) into UnreadableImage before they get here."""
-    if isinstance(exc, (OSError, DatabaseError)):
-        return True
-    return type(exc).__name__ == "OutOfMemoryError"  # torch.cuda.OutOfMemoryError, without importing torch
-
-
-def run_colorization(colorization_id) -> None:
-    """Colorize one queued job (called by the Celery task). A second delivery finds nothing to claim."""
-    job = jobs.claim(Colorization, colorization_id)
-    if job is None:
-        log.info("colorization %s is not queued (done, running elsewhere or deleted); nothing to do", colorization_id)
-        return
-    events.job_changed(job)
-    try:
-        with jobs.Heartbeat(job, settings.JOB_HEARTBEAT_INTERVAL):
-            version, files = colorize(job)
-    except NoActiveModel:
-        fail(job, "No colorization model is active yet. Once an administrator activates one, re-run this photo.")
-    except (images.UnreadableImage, MissingOriginal) as exc:
-        log.warning("colorization %s: %s", job.pk, exc)
-        fail(job, str(exc))
-    except Exception as exc:
-        if type(exc).__name__ == "SoftTimeLimitExceeded":
-            fail(job, f"Colorizing took longer than {settings.CELERY_TASK_SOFT_TIME_LIMIT // 60} minutes. "
-                      "Try a smaller render size.")
-        elif is_transient(exc) and job.attempts < settings.JOB_MAX_ATTEMPTS:
-            log.warning("colorization %s hit a transient error; retrying", job.pk, exc_info=True)
-            if jobs.release(job, f"Retrying after a temporary problem: {describe(exc)}"):
-                events.job_changed(job)
-                raise TransientJobError(describe(exc)) from exc
-        else:
-            log.exception("colorization %s failed", job.pk)
-            attempts = f" after {job.attempts} attempts" if job.attempts > 1 else ""
-            fail(job, f"Colorization failed{attempts}: {describe(exc)}")
-    else:
-        # The label people see on the photo page: the version's public name, never its internal one.
-        if jobs.finish(job, JobState.DONE, model_version=version, model_label=version.public_label, **files):
-            events.job_changed(job)
-        else:
-            log.info("colorization %s was requeued or deleted while it ran; dropping its result", job.pk)
-            for name in files.values():
-                default_storage.delete(name)
-
-
-def colorize(job: Colorization) -> tuple[ModelVersion, dict[str, str]]:
-    """Run the model on the job's photo and store the result files; returns (version, field -> file name)."""
-    version = job.requested_version or active_version()
-    if version is None:
-        raise NoActiveModel("No model version is active yet.")
-    colorizer = get_colorizer(version)
-    photo = job.photo
-    try:
-        handle = photo.original.open("rb")
-    except FileNotFoundError:
-        raise MissingOriginal("The uploaded file of this photo is missing. Delete this photo and upload it again.")
-    with handle:
-        original = images.open_original(handle)
-    result = colorizer.colorize(original, render_size=job.render_size, seed=job.seed, intensity=job.intensity)
-    base = f"results/{photo.pk}/{job.pk}"
-    files = {}
-    try:
-        files["result"] = default_storage.save(f"{base}.png", ContentFile(images.encode_png(result)))
-        files["result_thumbnail"] = default_storage.save(
-            f"{base}-thumbnail.jpg", ContentFile(images.rendition(result, images.THUMBNAIL_SIDE)))
-        files["result_preview"] = default_storage.save(
-            f"{base}-preview.jpg", ContentFile(images.rendition(result, images.PREVIEW_SIDE)))
-    except BaseException:
-        for name in files.values():
-            default_storage.delete(name)
-        raise
-    return version, files
-
-
-def fail(job: Colorization, message: str) -> None:
-    if jobs.finish(job, JobState.FAILED, message):
-        events.job_changed(job)
-
-
-def describe(exc: BaseException) -> str:
-    """What went wrong, for the user: never a server path (an OSError says only its reason)."""
-    if isinstance(exc, OSError) and exc.strerror:
-        text = exc.strerror
-    else:
-        text = SERVER_PATH.sub("<file>", str(exc)).strip() or type(exc).__name__
-    return text[:300]
-
-
-# An absolute path in an error's text, quoted or not ('/srv/hue/media/photos/…/original.jpg').
-SERVER_PATH = re.compile(r"""'?(?:[A-Za-z]:)?[/\\](?:[^\s'"/\\]+[/\\])+[^\s'"]*'?""")
-
-
-def requeue_stalled_jobs() -> jobs.ReaperReport:
-    """Requeue jobs whose worker died, re-send jobs whose message was lost (called by Celery beat)."""
-    return jobs.requeue_stalled(
-        Colorization,
-        send=send_task,
-        notify=events.job_changed,
-        stalled_after=settings.JOB_STALLED_AFTER,
-        resend_after=settings.JOB_RESEND_QUEUED_AFTER,
-        max_attempts=settings.JOB_MAX_ATTEMPTS,
-        stalled_message=lambda job: (
-            f"The worker stopped while colorizing this photo, {job.attempts} times. "
-            "It may be too large for the worker's memory: try a smaller render size."
-        ),
-    )

@@ -14,7 +14,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from webapp.photos import gallery, views
+from webapp.photos import gallery, services
+from webapp.photos.views.files import small_image, stream
 from webapp.photos.models import Photo, ShareLink
 
 EXPIRY_CHOICES = {"": "Until I revoke it", "1": "1 day", "7": "7 days", "30": "30 days"}
@@ -52,7 +53,7 @@ def share_photo(request, photo_id):
 @login_required
 @require_POST
 def share_album(request, album_id):
-    album = views.get_album_for(request.user, album_id)
+    album = services.get_album_for(request.user, album_id)
     create_link(request, album=album)
     return redirect(album)
 
@@ -116,7 +117,7 @@ def shared(request, token, photo_id=None):
 
 
 def shared_file(file, content_type: str = "image/jpeg"):
-    response = views.small_image(file) if content_type == "image/jpeg" else views.stream(file, content_type)
+    response = small_image(file) if content_type == "image/jpeg" else stream(file, content_type)
     response["Cache-Control"] = SHARED_FILE_CACHE
     response["Referrer-Policy"] = "no-referrer"
     return response
@@ -149,7 +150,7 @@ def shared_download(request, token, photo_id):
     result = gallery.newest_results([photo]).get(photo.pk)
     if result is None:
         raise Http404("No result yet.")
-    response = views.stream(result.result, "image/png", f"{photo.stem}-colorized.png")
+    response = stream(result.result, "image/png", f"{photo.stem}-colorized.png")
     response["Cache-Control"] = "private, no-store"
     response["Referrer-Policy"] = "no-referrer"
     return response

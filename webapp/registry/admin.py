@@ -172,9 +172,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                        "title": f"{'Roll back to' if previous and previous.number > version.number else 'Activate'}"
                                 f" v{version.number}?"}
             return TemplateResponse(request, "admin/registry/modelversion/activate_confirmation.html", context)
-        from webapp.finetune.services import activate
-
-        activate(version)
+        services.activate_version(version)
         if previous and previous.number > version.number:
             messages.success(request, f"Rolled back to v{version.number} (from v{previous.number}). "
                                       "Workers switch before their next photo.")

@@ -18,6 +18,7 @@ from tests.webapp.harness import wait_for, worker_in_thread
 from tests.webapp.test_consumers import session_headers
 from webapp.asgi import application
 from webapp.finetune import services
+from webapp.finetune import runner as training
 from webapp.finetune.models import FineTuneJob, FineTuneState
 from webapp.photos import services as photos
 from webapp.photos.models import Colorization
@@ -98,11 +99,11 @@ def test_cancel_stops_within_a_few_steps_and_resume_continues_from_the_checkpoin
 
     # The runner looks for a cancel after every step here (at most once a second in production), so
     # the count below measures the runner and the engine, not the clock.
-    monkeypatch.setattr(services, "CANCEL_POLL_INTERVAL_S", 0.0)
+    monkeypatch.setattr(training, "CANCEL_POLL_INTERVAL_S", 0.0)
     dataset = checked_dataset(staff_user, photos=16)  # 12 training photos in batches of 2: 6 steps an epoch
     job = make_job(dataset, base_version, staff_user, l1_epochs=1, gan_epochs=10)
     requested_at = []
-    on_progress = services.JobRunner.on_progress
+    on_progress = training.JobRunner.on_progress
 
     def cancel_early_in_the_second_epoch(runner, event):
         on_progress(runner, event)
@@ -110,8 +111,8 @@ def test_cancel_stops_within_a_few_steps_and_resume_continues_from_the_checkpoin
             services.request_cancel(FineTuneJob.objects.get(pk=job.pk))  # as the admin's button does
             requested_at.append(event["global_step"])
 
-    monkeypatch.setattr(services.JobRunner, "on_progress", cancel_early_in_the_second_epoch)
-    services.run_job(str(job.pk))
+    monkeypatch.setattr(training.JobRunner, "on_progress", cancel_early_in_the_second_epoch)
+    training.run_job(str(job.pk))
 
     job.refresh_from_db()
     assert job.state == FineTuneState.CANCELLED and job.can_resume
@@ -120,9 +121,9 @@ def test_cancel_stops_within_a_few_steps_and_resume_continues_from_the_checkpoin
     assert job.progress["global_step"] == stopped_at
     assert job.checkpoint_prefix
 
-    monkeypatch.setattr(services.JobRunner, "on_progress", on_progress)
+    monkeypatch.setattr(training.JobRunner, "on_progress", on_progress)
     assert services.resume_job(job)
-    services.run_job(str(job.pk))
+    training.run_job(str(job.pk))
 
     job.refresh_from_db()
     assert job.state == FineTuneState.DONE, job.message
@@ -142,7 +143,7 @@ def test_a_run_whose_claim_is_revoked_stops_and_writes_nothing_more(staff_user, 
     from tests.finetune.conftest import stored_files
 
     job = make_job(dataset, base_version, staff_user, l1_epochs=1, gan_epochs=30)
-    runner = threading.Thread(target=services.run_job, args=[str(job.pk)])
+    runner = threading.Thread(target=training.run_job, args=[str(job.pk)])
     runner.start()
     wait_for(lambda: FineTuneJob.objects.get(pk=job.pk).checkpoint_prefix, timeout=120,
              message="the first epoch's checkpoint")
@@ -173,14 +174,14 @@ def test_a_job_whose_worker_died_is_shown_interrupted_and_can_be_resumed(staff_u
                                                  checkpoint_prefix=f"finetune/{job.pk}/checkpoint-1")
     assert claimed is not None and state_of(job) == "running"
 
-    assert services.mark_interrupted_jobs() == [job.pk]
+    assert services.requeue_stalled_jobs().ended == [job.pk]
 
     job.refresh_from_db()
     assert job.state == FineTuneState.INTERRUPTED and "last checkpoint" in job.message
     assert job.can_resume and not job.can_cancel
     assert services.resume_job(job)
     assert state_of(job) == "queued"
-    assert services.mark_interrupted_jobs() == []  # a queued job is not touched
+    assert services.requeue_stalled_jobs().ended == []  # a queued job is not touched
 
 
 def points_past_the_stored_checkpoint(job) -> bool:
@@ -238,7 +239,7 @@ def test_a_training_worker_killed_mid_job_leaves_it_interrupted_and_resume_finis
     job.refresh_from_db()
     assert job.state == FineTuneState.RUNNING  # nobody told the database
 
-    wait_for(lambda: services.mark_interrupted_jobs(), timeout=10, message="the reaper to notice")
+    wait_for(lambda: services.requeue_stalled_jobs().ended, timeout=10, message="the reaper to notice")
     job.refresh_from_db()
     assert job.state == FineTuneState.INTERRUPTED
     killed_at = job.progress["global_step"]

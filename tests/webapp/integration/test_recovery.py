@@ -10,7 +10,7 @@ from tests.webapp import samples
 from tests.webapp.conftest import upload
 from tests.webapp.harness import ROOT, WorkerProcess, celery_broker, wait_for, worker_env, worker_in_thread
 from webapp.core.jobs import JobState
-from webapp.photos import services
+from webapp.photos import colorizing, images, services
 from webapp.photos.models import Colorization
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -89,9 +89,9 @@ def test_a_backlog_of_long_jobs_never_starves_the_stalled_job_reaper(alice, tiny
     def long_job(job):
         busy.set()
         release.wait(300)  # a long photo: the worker takes nothing else until it ends
-        raise services.images.UnreadableImage("stopped by the test")
+        raise images.UnreadableImage("stopped by the test")
 
-    monkeypatch.setattr(services, "colorize", long_job)
+    monkeypatch.setattr(colorizing, "colorize", long_job)
     env = worker_env(private_redis.url, media_storage, tmp_path, JOB_STALLED_AFTER="1",
                      JOB_REAPER_INTERVAL=str(interval))
     with celery_broker(private_redis.url) as app:
