@@ -148,10 +148,13 @@ def test_the_upright_size_of_an_exif_rotated_photo_is_recorded(alice):
         assert thumbnail.size == (64, 96)
 
 
-def test_notes_are_kept_with_the_photo(alice):
+def test_what_the_upload_was_told_is_shown_on_the_photos_page_later(alice, client):
     photo = services.accept_upload(alice, upload(samples.animated_gif(), name="dance.gif"))
+    client.force_login(alice)
 
-    assert photo.notes == ["This is an animated GIF: Hue colorizes its first frame."]
+    page = client.get(photo.get_absolute_url()).content.decode()
+
+    assert "This is an animated GIF: Hue colorizes its first frame." in page
 
 
 # --- Who sees what -------------------------------------------------------------------------

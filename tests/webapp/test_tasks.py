@@ -23,14 +23,6 @@ def retries():
     task_retry.disconnect(record)
 
 
-def test_it_retries_whatever_escapes_the_service_with_capped_jittered_backoff_and_survives_a_lost_worker():
-    assert colorize_photo.autoretry_for == (Exception,)
-    assert (colorize_photo.retry_backoff, colorize_photo.retry_backoff_max, colorize_photo.retry_jitter) == (
-        5, 300, True)
-    assert colorize_photo.max_retries is None  # JOB_MAX_ATTEMPTS bounds it
-    assert colorize_photo.acks_late and colorize_photo.reject_on_worker_lost
-
-
 def test_a_transient_error_once_is_retried_by_celery_and_the_job_ends_done(tiny_model, job, monkeypatch, retries):
     open_original = images.open_original
     hiccups = []
@@ -59,3 +51,20 @@ def test_a_task_for_a_malformed_id_is_dropped_without_a_retry(retries):
 
     assert result.successful(), result.traceback
     assert retries == []
+
+
+def test_the_jobs_attempts_bound_the_retries_not_celery(tiny_model, job, monkeypatch, retries, settings):
+    settings.JOB_MAX_ATTEMPTS = 3
+
+    def storage_down(handle):
+        raise ConnectionResetError("storage connection reset")
+
+    monkeypatch.setattr(images, "open_original", storage_down)
+
+    result = colorize_photo.apply(args=[str(job.pk)])
+
+    job.refresh_from_db()
+    assert result.successful(), result.traceback  # the last attempt ends the job, not the task
+    assert (job.state, job.attempts) == (JobState.FAILED, 3)
+    assert job.message == "Colorization failed after 3 attempts: storage connection reset"
+    assert len(retries) == 2
