@@ -19,7 +19,7 @@
     if (event.type !== "job.update" || event.job.id !== selected.id) return;
     var job = event.job;
     detail.querySelectorAll("[data-job-message]").forEach(function (node) {
-      node.textContent = job.state === "running" ? "Colorizing…" : (job.message || (job.state === "queued" ? "Waiting for a worker…" : ""));
+      node.textContent = job.state === "running" ? job.status_text : (job.message || job.status_text);
     });
     if (job.state !== "done" && job.state !== "failed") return;
     // The result has arrived (or failed): "…appears here when it is ready" is no longer true.

@@ -42,7 +42,7 @@
       own(node, "[data-job-state-label]").forEach(function (label) { label.textContent = job.state_label; });
       if (job.model) own(node, "[data-job-model]").forEach(function (label) { label.textContent = job.model; });
       own(node, "[data-job-waiting]").forEach(function (label) {
-        label.textContent = job.state === "failed" ? "Failed" : "Colorizing…";
+        label.textContent = job.waiting_label;
       });
       if (job.thumbnail_url) {
         own(node, "img[data-job-thumbnail]").forEach(function (img) {

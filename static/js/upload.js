@@ -181,10 +181,10 @@
       batchFinished(false);
       row.dataset.state = "failed";
       status.setAttribute("role", "alert");
-      status.textContent = job.message || "Colorization failed.";
+      status.textContent = job.message || job.status_text;
     } else {
       row.dataset.state = job.state;
-      status.textContent = job.state === "running" ? "Colorizing…" : (job.message || "Uploaded. Waiting for a worker…");
+      status.textContent = job.state === "running" ? job.status_text : (job.message || "Uploaded. " + job.status_text);
     }
   }
 

@@ -25,6 +25,8 @@ def job_payload(job: Colorization) -> dict:
         "name": photo.original_name,
         "state": job.state,
         "state_label": job.get_state_display(),
+        "waiting_label": job.waiting_label,
+        "status_text": job.status_text,
         "message": job.message,
         "attempts": job.attempts,
         "render_size": job.render_size,

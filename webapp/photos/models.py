@@ -66,6 +66,17 @@ class Photo(models.Model):
         return self.width * self.height / 1_000_000
 
 
+# What people read about a colorization in each state, on the pages and in their scripts (which get it in
+# each job's payload, webapp.photos.events): the badge is the state's label (JobState's choices); `waiting`
+# stands in a gallery card until the result arrives; `status` is the line over a result being made.
+COLORIZATION_WORDING = {
+    JobState.QUEUED: {"waiting": "Colorizing…", "status": "Waiting for a worker…"},
+    JobState.RUNNING: {"waiting": "Colorizing…", "status": "Colorizing…"},
+    JobState.DONE: {"waiting": "", "status": ""},
+    JobState.FAILED: {"waiting": "Failed", "status": "Colorization failed."},
+}
+
+
 class Colorization(Job):
     """One colorization of a photo: a job while it runs, then its result files."""
 
@@ -110,6 +121,14 @@ class Colorization(Job):
     @property
     def is_variation(self) -> bool:
         return self.seed is not None
+
+    @property
+    def waiting_label(self) -> str:
+        return COLORIZATION_WORDING[self.state]["waiting"]
+
+    @property
+    def status_text(self) -> str:
+        return COLORIZATION_WORDING[self.state]["status"]
 
     @property
     def has_result(self) -> bool:
