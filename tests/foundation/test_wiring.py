@@ -68,3 +68,40 @@ def test_home_page_renders(client):
 
 def test_settings_default_to_a_local_redis():
     assert settings.REDIS_URL.startswith("redis://")
+
+
+def imports_of(path: Path) -> set[str]:
+    """The modules a Python file imports, wherever in the file (inside functions too)."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_the_web_app_reaches_celery_only_through_its_queue_module():
+    offenders = []
+    for path in (ROOT / "webapp").rglob("*.py"):
+        if path == ROOT / "webapp" / "core" / "queue.py":
+            continue
+        for name in imports_of(path):
+            if name.split(".")[0] in ("celery", "kombu", "worker"):
+                offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert offenders == []
+
+
+def test_the_registry_never_imports_fine_tuning():
+    offenders = [f"{path.relative_to(ROOT)} imports {name}" for path in (ROOT / "webapp" / "registry").rglob("*.py")
+                 for name in imports_of(path) if name.startswith("webapp.finetune")]
+    assert offenders == []
+
+
+def test_the_celery_app_is_named_after_the_product():
+    from webapp.core.queue import app
+    from worker import celery_app
+
+    assert celery_app is app and app.main == "hue"
