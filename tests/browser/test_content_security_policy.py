@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from tests.finetune.conftest import colour_zip
 from tests.webapp import samples
-from webapp.finetune import services as finetune
+from webapp.finetune import datasets
 from webapp.finetune.models import Dataset, FineTuneJob
 from webapp.photos.models import Photo
 
@@ -34,7 +34,7 @@ def test_the_pages_and_the_admin_work_under_the_policy(live_app, page, tmp_path,
     dataset = Dataset(name="Holidays", source=Dataset.Source.ARCHIVE, created_by=admin)
     dataset.archive.save("holidays.zip", ContentFile(colour_zip(3)), save=False)
     dataset.save()
-    finetune.check_dataset(str(dataset.pk))
+    datasets.check_dataset(str(dataset.pk))
     job = FineTuneJob.objects.create(dataset=dataset, base_version=tiny_model, created_by=admin, image_size=64,
                                      batch_size=2, l1_epochs=1, gan_epochs=1)
     photo = tmp_path / "harbour.jpg"
