@@ -121,6 +121,22 @@ def finish(job: Job, state: str, message: str = "", **fields) -> bool:
     return True
 
 
+def end_unclaimed(job: Job, state: str, message: str = "", **fields) -> bool:
+    """End a job that no worker has claimed yet (cancelled before it started). False when it is not queued."""
+    if state not in type(job).END_STATES:
+        raise ValueError(f"a {type(job).__name__} cannot end {state!r}")
+    return bool(type(job).objects.filter(pk=job.pk, state=JobState.QUEUED).update(
+        state=state, message=_fit_message(job, message), finished_at=timezone.now(), **fields))
+
+
+def requeue(job: Job, message: str, *, ended: tuple[str, ...], **fields) -> bool:
+    """Queue a job that ended in one of `ended` again (an admin resumes it); the caller sends its message.
+    False when it is in none of them (any more)."""
+    return bool(type(job).objects.filter(pk=job.pk, state__in=ended).update(
+        state=JobState.QUEUED, claim_token="", finished_at=None, enqueued_at=timezone.now(),
+        message=_fit_message(job, message), **fields))
+
+
 def release(job: Job, message: str) -> bool:
     """Put a claimed job back in the queue (after a transient error); the caller sends a new message."""
     now = timezone.now()

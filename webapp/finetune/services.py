@@ -26,10 +26,8 @@ def send_task(job: FineTuneJob) -> None:
 
 def request_cancel(job: FineTuneJob) -> None:
     """A queued job stops at once; a running one saves a checkpoint within a few steps and stops."""
-    now = timezone.now()
-    FineTuneJob.objects.filter(pk=job.pk, state=FineTuneState.QUEUED).update(
-        state=FineTuneState.CANCELLED, cancel_requested=True, message="Cancelled before it started.",
-        finished_at=now)
+    jobs.end_unclaimed(job, FineTuneState.CANCELLED, "Cancelled before it started.", cancel_requested=True)
+    # A running job's worker looks for the flag between steps, and ends the job itself.
     FineTuneJob.objects.filter(pk=job.pk, state=FineTuneState.RUNNING).update(
         cancel_requested=True, message="Stopping at the next step…")
     job.refresh_from_db()
@@ -41,9 +39,8 @@ def resume_job(job: FineTuneJob) -> bool:
     False when it is not resumable, or resuming could not succeed (job.resume_blocker says why)."""
     if job.resume_blocker:
         return False
-    updated = FineTuneJob.objects.filter(pk=job.pk, state__in=FineTuneJob.RESUMABLE).update(
-        state=FineTuneState.QUEUED, cancel_requested=False, claim_token="", finished_at=None,
-        message="Queued to continue from its last checkpoint." if job.checkpoint_prefix else "Queued again.")
+    message = "Queued to continue from its last checkpoint." if job.checkpoint_prefix else "Queued again."
+    updated = jobs.requeue(job, message, ended=FineTuneJob.RESUMABLE, cancel_requested=False)
     job.refresh_from_db()
     if updated:
         start_job(job)
