@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT_S = 60  # migrations, collectstatic and gunicorn on a busy two-core machine
+STARTUP_TIMEOUT_S = 240  # an upper bound, not a window: migrations, collectstatic and gunicorn on a busy machine
 STOP_TIMEOUT_S = 40  # scripts/supervise.py sends SIGTERM, and SIGKILL after 20 s
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(STARTUP_TIMEOUT_S + STOP_TIMEOUT_S + 60)]
@@ -124,7 +124,7 @@ def test_it_serves_the_app_and_ctrl_c_stops_every_process(run_sh):
     assert f"Hue is starting on {url}/" in output
     assert f"VAR_DIR={run_sh['var_dir']} make superuser" in output
     assert (run_sh["var_dir"] / "db.sqlite3").exists()
-    deadline = time.monotonic() + 20  # beat writes its schedule (a dbm: several files) once it has started
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S  # beat writes its schedule (a dbm: several files) once started
     while not list(run_sh["var_dir"].glob("celerybeat-schedule*")):
         assert time.monotonic() < deadline, f"beat kept no schedule in VAR_DIR:\n{log.read_text()[-4000:]}"
         time.sleep(0.2)
