@@ -60,3 +60,11 @@ def requeue_stalled_finetunes() -> dict:
     from webapp.finetune.services import requeue_stalled
 
     return requeue_stalled()
+
+
+@app.task(ignore_result=True, acks_late=True)
+def deliver_callback(callback_id: str) -> str:
+    """POST one API callback (maintenance queue); a failed attempt schedules its own retry, with backoff."""
+    from webapp.api.callbacks import deliver
+
+    return deliver(callback_id)

@@ -7,6 +7,7 @@ Events (JSON text frames on /ws/jobs/):
 - {"type": "photo.deleted", "photo_id": "..."}
 """
 
+from django.dispatch import Signal
 from django.urls import reverse
 
 from webapp.core import broadcast
@@ -43,8 +44,13 @@ def job_payload(job: Colorization) -> dict:
     }
 
 
+# Sent with `job` whenever a colorization changes state (the API's callbacks listen).
+job_state_changed = Signal()
+
+
 def job_changed(job: Colorization) -> None:
     broadcast.send_to_user(job.photo.owner_id, "job.update", {"job": job_payload(job)})
+    job_state_changed.send_robust(sender=Colorization, job=job)
 
 
 def photo_deleted(photo: Photo) -> None:
