@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -38,8 +39,11 @@ def exception_handler(exc, context):
     elif isinstance(exc, exceptions.NotAuthenticated):
         body = {"error": "Authentication needed: send “Authorization: Bearer <token>” with an API token from "
                          "your account page."}
-    elif isinstance(exc, exceptions.Throttled):
+    elif isinstance(exc, QueueFull):
         body = {"error": str(exc.detail)}
+    elif isinstance(exc, exceptions.Throttled):
+        body = {"error": f"Too many requests with this token (the limit is {settings.API_RATE}). "
+                         f"Try again in {exc.wait or 1:.0f} seconds."}
     else:
         body = {"error": first_message(detail) or "The request failed."}
     response.data = body
