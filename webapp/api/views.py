@@ -7,7 +7,9 @@ import io
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, OuterRef, Prefetch, Subquery
-from django.http import FileResponse, Http404
+from django.core.handlers.asgi import ASGIRequest
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -18,7 +20,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from webapp.api import callbacks
-from webapp.api.auth import TokenAuthentication
 from webapp.api.models import ApiToken, UploadKey
 from webapp.api.serializers import (AccountSerializer, ColorizationRequestSerializer, ColorizationSerializer,
                                     ModelVersionSerializer, PhotoSerializer, UploadedPhotoSerializer, UploadSerializer)
@@ -26,6 +27,7 @@ from webapp.api.throttles import check_queue_room
 from webapp.core.jobs import JobState
 from webapp.photos import images, services, uploads
 from webapp.photos.forms import RerunForm
+from webapp.photos.gallery import in_threads
 from webapp.photos.images import UploadRejected
 from webapp.photos.models import Colorization, Photo
 from webapp.registry.models import ModelVersion
@@ -275,10 +277,25 @@ class ColorizationResult(APIView):
         if extension == "jpg":
             with handle:
                 handle = io.BytesIO(images.png_to_jpeg(handle))
-        response = FileResponse(handle, as_attachment=True, filename=name,
-                                content_type="image/png" if extension == "png" else "image/jpeg")
+        content_type = "image/png" if extension == "png" else "image/jpeg"
+        if isinstance(request._request, ASGIRequest):
+            # Chunk by chunk from a thread: over ASGI Django would read a file to its end before sending.
+            size = handle.getbuffer().nbytes if isinstance(handle, io.BytesIO) else job.result.size
+            response = StreamingHttpResponse(in_threads(chunks(handle)), content_type=content_type)
+            response["Content-Length"] = str(size)
+            response["Content-Disposition"] = content_disposition_header(True, name)
+        else:
+            response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
         response["Cache-Control"] = "private, max-age=86400"
         return response
+
+
+def chunks(handle, size: int = 256 * 1024):
+    try:
+        while block := handle.read(size):
+            yield block
+    finally:
+        handle.close()
 
 
 class ModelList(APIView):
@@ -307,5 +324,3 @@ class Account(APIView):
             "render_sizes": settings.COLORIZE_RENDER_SIZES,
         }).data)
 
-
-__all__ = ["TokenAuthentication"]

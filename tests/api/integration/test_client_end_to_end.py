@@ -62,6 +62,14 @@ def test_the_client_resumes_after_a_crash_and_colorizes_every_photo_exactly_once
         assert first.returncode == -9, "the first run ended before it could be killed"
 
         second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        third = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        hue = [sys.executable, "-m", "hue_client"]
+        status = subprocess.run(hue + ["status", "--out", str(out)], cwd=ROOT, env=env, capture_output=True,
+                                text=True, timeout=60)
+        some_photo = Photo.objects.filter(owner=alice, original_name="scan-07.jpg").get()
+        download = subprocess.run(hue + ["download", str(some_photo.pk), "--out", str(tmp_path / "one"),
+                                         "--format", "jpg"], cwd=ROOT, env=env, capture_output=True, text=True,
+                                  timeout=60)
 
     report = second.stdout
     assert second.returncode == 1, report + second.stderr  # the text file failed
@@ -76,6 +84,10 @@ def test_the_client_resumes_after_a_crash_and_colorizes_every_photo_exactly_once
             assert (result.format, result.size) == ("PNG", size)
     assert Photo.objects.filter(owner=stranger).count() == stranger_photo_count
 
-    third = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert f"0 colorized into {out}, {PHOTOS} already there, 1 failed." in third.stdout  # nothing is sent again
     assert Photo.objects.filter(owner=alice).count() == PHOTOS
+    assert f"alice on {url}: {PHOTOS} photos; colorizations: 0 queued, 0 running, {PHOTOS} done" in status.stdout
+    assert f"{out}: {PHOTOS} downloaded, 1 failed" in status.stdout
+    with Image.open(tmp_path / "one" / "scan-07-colorized.jpg") as result:
+        assert (result.format, result.size) == ("JPEG", sizes["box1/scan-07.jpg"])
+    assert download.returncode == 0
