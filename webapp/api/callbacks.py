@@ -64,7 +64,7 @@ class Target:
     scheme: str
     host: str
     port: int
-    path: str
+    resource: str  # the path and query
     addresses: tuple[str, ...]  # checked addresses to connect to
 
 
@@ -99,8 +99,9 @@ def check_url(url: str) -> Target:
                 f"The callback host “{host}” resolves to an address that is not public ({(inward or ['none'])[0]}). "
                 "Callbacks go only to public internet addresses; an administrator can allow this host "
                 "(API_CALLBACK_ALLOWED_HOSTS).")
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return Target(parts.scheme, host, port, path, tuple(addresses))
+    resource = parts._replace(scheme="", netloc="", fragment="").geturl()  # "/hooks/hue?box=1"
+    return Target(parts.scheme, host, port, resource if resource.startswith("/") else "/" + resource,
+                  tuple(addresses))
 
 
 # --- Waiting for jobs -----------------------------------------------------------------------------
@@ -187,7 +188,7 @@ def post(target: Target, body: bytes, headers: dict) -> int:
     kind = PinnedHTTPSConnection if target.scheme == "https" else PinnedHTTPConnection
     connection = kind(target.addresses[0], target.host, target.port, timeout=settings.API_CALLBACK_TIMEOUT)
     try:
-        connection.request("POST", target.path, body=body, headers=headers)
+        connection.request("POST", target.resource, body=body, headers=headers)
         response = connection.getresponse()
         response.read(64 * 1024)
         return response.status
