@@ -205,18 +205,21 @@ class Run:
             job = self.client.colorization(job_id)
             if job is None:
                 with self.lock:
-                    relative = self.waiting.pop(job_id)
-                self.state.record(relative, state=FAILED, error="It was deleted on the server.")
-                self.bars["done"].update(1)
+                    relative = self.waiting.pop(job_id, None)
+                if relative is not None:
+                    self.state.record(relative, state=FAILED, error="It was deleted on the server.")
+                    self.bars["done"].update(1)
             else:
                 self.handle(job)
         self.save(force=True)
 
     def handle(self, job: dict) -> bool:
-        """Deal with a job that ended; True when it was one this run waits for."""
+        """Deal with a job that ended; True when it was one this run waits for (each is handled once)."""
+        if job["state"] not in ("done", "failed"):
+            return False
         with self.lock:
-            relative = self.waiting.get(job["id"])
-        if relative is None or job["state"] not in ("done", "failed"):
+            relative = self.waiting.pop(job["id"], None)  # claimed: no other thread handles it too
+        if relative is None:
             return False
         if job["state"] == "done":
             url = job["result_png_url"] if self.extension == "png" else job["result_jpeg_url"]
@@ -226,11 +229,10 @@ class Run:
                 self.state.record(relative, state=FAILED, error=f"Download failed: {rejection}")
             else:
                 self.state.record(relative, state=DOWNLOADED, error="")
-                self.colorized += 1
+                with self.lock:
+                    self.colorized += 1
         else:
             self.state.record(relative, state=FAILED, error=job.get("message") or "The colorization failed.")
-        with self.lock:
-            self.waiting.pop(job["id"], None)
         self.bars["done"].update(1)
         return True
 
