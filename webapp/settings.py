@@ -253,6 +253,7 @@ CELERY_TASK_ROUTES = {
     "worker.tasks.requeue_stalled_jobs": {"queue": "maintenance"},
     "worker.tasks.requeue_stalled_finetunes": {"queue": "maintenance"},
     "worker.tasks.deliver_callback": {"queue": "maintenance"},  # API callbacks: short, never behind photos
+    "worker.tasks.resend_lost_callbacks": {"queue": "maintenance"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "inference"
 CELERY_TASK_ALWAYS_EAGER = False
@@ -292,6 +293,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": JOB_REAPER_INTERVAL,
         "options": {"expires": JOB_REAPER_INTERVAL},
     },
+    # Send again the API callbacks whose task message Redis lost.
+    "resend-lost-callbacks": {
+        "task": "worker.tasks.resend_lost_callbacks",
+        "schedule": JOB_REAPER_INTERVAL,
+        "options": {"expires": JOB_REAPER_INTERVAL},
+    },
 }
 
 # --- Uploads and colorization jobs ------------------------------------------------------
@@ -321,6 +328,7 @@ API_CALLBACK_ALLOWED_HOSTS = env_list("API_CALLBACK_ALLOWED_HOSTS")
 API_CALLBACK_MAX_ATTEMPTS = env_int("API_CALLBACK_MAX_ATTEMPTS", 8)
 API_CALLBACK_RETRY_DELAY = env_float("API_CALLBACK_RETRY_DELAY", 10)  # first retry after (s), then doubling
 API_CALLBACK_TIMEOUT = env_float("API_CALLBACK_TIMEOUT", 10)  # per delivery attempt (s)
+API_CALLBACK_RESEND_AFTER = env_float("API_CALLBACK_RESEND_AFTER", 300)  # a lost message is re-sent after (s)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "webapp.api.auth.TokenAuthentication",

@@ -68,3 +68,11 @@ def deliver_callback(callback_id: str) -> str:
     from webapp.api.callbacks import deliver
 
     return deliver(callback_id)
+
+
+@app.task(ignore_result=True)
+def resend_lost_callbacks() -> int:
+    """Periodic (Celery beat): API callbacks whose task message the broker lost are sent again."""
+    from webapp.api.callbacks import resend_lost
+
+    return len(resend_lost())

@@ -177,3 +177,23 @@ def test_a_failed_job_is_announced_too(api, receiver, sent_callbacks, django_cap
     receiver.statuses = [200]
     assert callbacks.deliver(sent_callbacks[0][0]) == "delivered"
     assert json.loads(receiver.received[0][1])["event"] == "colorization.failed"
+
+
+def test_a_callback_whose_message_the_broker_lost_is_sent_again_once(api, tiny_model, receiver, sent_callbacks,
+                                                                     settings, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.API_CALLBACK_RESEND_AFTER = 300
+    lost, recent = (upload_with_callback(api, receiver.url).json()["job"]["id"] for _ in range(2))
+    for job_id in (lost, recent):
+        finish_job(job_id, django_capture_on_commit_callbacks)
+    sent_callbacks.clear()  # both messages "lost": the broker was emptied
+    Callback.objects.filter(colorization_id=lost).update(next_attempt_at=timezone.now() - timedelta(seconds=301))
+
+    first, second = callbacks.resend_lost(), callbacks.resend_lost()
+
+    lost_callback = Callback.objects.get(colorization_id=lost)
+    assert first == [lost_callback.pk] and second == []
+    assert sent_callbacks == [(str(lost_callback.pk), None)]

@@ -11,7 +11,8 @@
   host resolves to public addresses only, or hosts an admin allows (API_CALLBACK_ALLOWED_HOSTS).
   Redirects are not followed: a 3xx answer counts as a failed attempt.
 - A failed attempt is retried with exponential backoff (API_CALLBACK_RETRY_DELAY, doubling, at
-  most an hour apart) until API_CALLBACK_MAX_ATTEMPTS.
+  most an hour apart) until API_CALLBACK_MAX_ATTEMPTS. A task message the broker lost is sent
+  again by a periodic task (`resend_lost`), API_CALLBACK_RESEND_AFTER after it was due.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import logging
 import socket
 import ssl
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -125,7 +127,8 @@ def job_changed(sender=None, job=None, **kwargs) -> None:
         return
     for callback_id in Callback.objects.filter(colorization_id=job.pk, state=CallbackState.WAITING).values_list(
             "pk", flat=True):
-        if Callback.objects.filter(pk=callback_id, state=CallbackState.WAITING).update(state=CallbackState.SENDING):
+        if Callback.objects.filter(pk=callback_id, state=CallbackState.WAITING).update(
+                state=CallbackState.SENDING, next_attempt_at=timezone.now()):
             transaction.on_commit(lambda pk=callback_id: send_task(pk), robust=True)
 
 
@@ -136,6 +139,22 @@ def send_task(callback_id, countdown: float | None = None) -> None:
         deliver_callback.apply_async(args=[str(callback_id)], countdown=countdown)
     except Exception:
         log.warning("could not send callback %s to the broker", callback_id, exc_info=True)
+
+
+def resend_lost() -> list:
+    """Send again the callbacks whose task message should have run API_CALLBACK_RESEND_AFTER ago and did
+    not (the broker lost it); periodic (Celery beat). Receivers tell a repeat by its X-Hue-Delivery id."""
+    late = timezone.now() - timedelta(seconds=settings.API_CALLBACK_RESEND_AFTER)
+    resent = []
+    for callback in Callback.objects.filter(state=CallbackState.SENDING, next_attempt_at__lt=late):
+        # Conditional on next_attempt_at, so two runs at once send one message, not two.
+        if Callback.objects.filter(pk=callback.pk, state=CallbackState.SENDING,
+                                   next_attempt_at=callback.next_attempt_at).update(next_attempt_at=timezone.now()):
+            resent.append(callback.pk)
+            send_task(callback.pk)
+    if resent:
+        log.info("sent %d lost callback messages again", len(resent))
+    return resent
 
 
 # --- Delivering -----------------------------------------------------------------------------------
@@ -220,7 +239,9 @@ def deliver(callback_id) -> str:
         error = f"The callback URL answered {status}" + (" (redirects are not followed)" if 300 <= status < 400 else "")
     if callback.attempts >= settings.API_CALLBACK_MAX_ATTEMPTS:
         return finish(callback, CallbackState.FAILED, f"Gave up after {callback.attempts} attempts. {error}")
-    Callback.objects.filter(pk=callback.pk).update(attempts=callback.attempts, last_error=error[:500])
+    Callback.objects.filter(pk=callback.pk).update(
+        attempts=callback.attempts, last_error=error[:500],
+        next_attempt_at=timezone.now() + timedelta(seconds=retry_delay(callback.attempts)))
     log.info("callback %s failed (%s); retrying in %.0f s", callback.pk, error, retry_delay(callback.attempts))
     send_task(callback.pk, countdown=retry_delay(callback.attempts))
     return CallbackState.SENDING

@@ -74,6 +74,9 @@ class Callback(models.Model):
                              db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True,
+                                           help_text="When its task message should run (sending): a message "
+                                                     "the broker lost is sent again some time after this.")
     created_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
