@@ -85,6 +85,10 @@ INSTALLED_APPS = [
     "webapp.accounts",
     "webapp.photos",
     "webapp.finetune",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "webapp.api",
 ]
 
 MIDDLEWARE = [
@@ -248,6 +252,8 @@ CELERY_TASK_ROUTES = {
     # photos on the inference workers never delays rescuing a lost job.
     "worker.tasks.requeue_stalled_jobs": {"queue": "maintenance"},
     "worker.tasks.requeue_stalled_finetunes": {"queue": "maintenance"},
+    "worker.tasks.deliver_callback": {"queue": "maintenance"},  # API callbacks: short, never behind photos
+    "worker.tasks.resend_lost_callbacks": {"queue": "maintenance"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "inference"
 CELERY_TASK_ALWAYS_EAGER = False
@@ -287,6 +293,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": JOB_REAPER_INTERVAL,
         "options": {"expires": JOB_REAPER_INTERVAL},
     },
+    # Send again the API callbacks whose task message Redis lost.
+    "resend-lost-callbacks": {
+        "task": "worker.tasks.resend_lost_callbacks",
+        "schedule": JOB_REAPER_INTERVAL,
+        "options": {"expires": JOB_REAPER_INTERVAL},
+    },
 }
 
 # --- Uploads and colorization jobs ------------------------------------------------------
@@ -306,6 +318,41 @@ JOB_HEARTBEAT_INTERVAL = env_float("JOB_HEARTBEAT_INTERVAL", 10)  # a running jo
 JOB_STALLED_AFTER = env_float("JOB_STALLED_AFTER", 60)  # a running job without a heartbeat this long is requeued (s)
 JOB_RESEND_QUEUED_AFTER = env_float("JOB_RESEND_QUEUED_AFTER", 300)  # a queued job's message is re-sent after (s)
 MODEL_WATCH_INTERVAL = env_float("MODEL_WATCH_INTERVAL", 5)  # an inference worker loads a new active model within (s)
+
+# --- HTTP API (/api/v1/, webapp.api) ------------------------------------------------------
+API_RATE = os.environ.get("API_RATE", "600/min")  # requests per token (per user for the site's own scripts)
+API_MAX_QUEUED_JOBS = env_int("API_MAX_QUEUED_JOBS", 500)  # waiting colorizations per user; more: 429
+API_QUEUE_RETRY_AFTER = env_int("API_QUEUE_RETRY_AFTER", 30)  # the Retry-After of that 429 (s)
+# Callbacks go only to public addresses, and to these hosts (e.g. an intranet server) an admin allows.
+API_CALLBACK_ALLOWED_HOSTS = env_list("API_CALLBACK_ALLOWED_HOSTS")
+API_CALLBACK_MAX_ATTEMPTS = env_int("API_CALLBACK_MAX_ATTEMPTS", 8)
+API_CALLBACK_RETRY_DELAY = env_float("API_CALLBACK_RETRY_DELAY", 10)  # first retry after (s), then doubling
+API_CALLBACK_TIMEOUT = env_float("API_CALLBACK_TIMEOUT", 10)  # per delivery attempt (s)
+API_CALLBACK_RESEND_AFTER = env_float("API_CALLBACK_RESEND_AFTER", 300)  # a lost message is re-sent after (s)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "webapp.api.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # the site's own scripts
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["webapp.api.throttles.TokenRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "webapp.api.pagination.Pages",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "webapp.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Hue API",
+    "DESCRIPTION": "Colorize black-and-white photos from scripts: upload, wait (or get a signed callback), "
+                   "download at full resolution. Authenticate with `Authorization: Bearer <token>` "
+                   "(tokens: your account page, /account/api-tokens/).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from this site's static files: the CSP allows only 'self'
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
 
 # --- Datasets and fine-tuning ---------------------------------------------------------------
 # Server folders an admin may register as datasets (a folder outside these is refused).

@@ -7,6 +7,7 @@ these by name (webapp.core.queue), never by importing this module.
 
 from django.conf import settings
 
+from webapp.api import callbacks
 from webapp.core import queue
 from webapp.finetune import datasets, runner
 from webapp.finetune import services as finetune
@@ -57,3 +58,15 @@ def requeue_stalled_finetunes() -> dict:
     """Periodic (Celery beat): fine-tuning jobs whose worker died become interrupted, dataset checks whose
     worker died are sent again (or fail after JOB_MAX_ATTEMPTS); lost messages are re-sent."""
     return finetune.requeue_stalled()
+
+
+@app.task(name=queue.DELIVER_CALLBACK, ignore_result=True, acks_late=True)
+def deliver_callback(callback_id: str) -> str:
+    """POST one API callback (maintenance queue); a failed attempt schedules its own retry, with backoff."""
+    return callbacks.deliver(callback_id)
+
+
+@app.task(name=queue.RESEND_LOST_CALLBACKS, ignore_result=True)
+def resend_lost_callbacks() -> int:
+    """Periodic (Celery beat): API callbacks whose task message the broker lost are sent again."""
+    return len(callbacks.resend_lost())

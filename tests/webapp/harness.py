@@ -73,9 +73,9 @@ def record_sent_tasks(monkeypatch, entry) -> list:
     sent = []
     publish = queue.send
 
-    def record_or_publish(task, pk):
+    def record_or_publish(task, pk, countdown=None):
         if publishing_to_a_test_broker():
-            return publish(task, pk)
+            return publish(task, pk, countdown=countdown)
         sent.append(entry(task, str(pk)))
 
     monkeypatch.setattr(queue, "send", record_or_publish)

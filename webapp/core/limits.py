@@ -10,6 +10,7 @@ any middleware or view runs, so the limits live in ASGI middleware around it:
   * visitors who are not signed in: ANONYMOUS_REQUEST_MAX_BYTES on every route;
   * the upload page's script (one photo per request): UPLOAD_MAX_BYTES and room for the form;
   * the upload page's plain form (many photos): UPLOAD_FORM_MAX_BYTES in all;
+  * an HTTP API upload (/api/v1/photos/, one photo, a session or an API token): as the page's script;
   * a dataset archive (admin, staff only): DATASET_MAX_ARCHIVE_BYTES;
   * a generator file (admin, staff only): MODEL_UPLOAD_MAX_BYTES;
   * any other route: REQUEST_MAX_BYTES.
@@ -43,6 +44,7 @@ FORM_OVERHEAD = 64 * 1024
 # Django keeps a body, then the files parsed from it, on disk while a request runs.
 DISK_COPIES = 2
 RETRY_AFTER_SECONDS = 60
+API_UPLOAD_ROUTE = "api:photo-list"
 
 
 @dataclass(frozen=True)
@@ -79,20 +81,23 @@ def limit_for(scope, user=None) -> Limit:
         if wants_json(scope):
             return Limit(settings.UPLOAD_MAX_BYTES + FORM_OVERHEAD, "file", "per photo", json=True)
         return Limit(settings.UPLOAD_FORM_MAX_BYTES, "upload", "in one go. Go back and choose fewer or smaller photos")
+    if route == API_UPLOAD_ROUTE and signed_in:
+        return Limit(settings.UPLOAD_MAX_BYTES + FORM_OVERHEAD, "file", "per photo", json=True)
     if route == "admin:finetune_dataset_add" and staff:
         return Limit(settings.DATASET_MAX_ARCHIVE_BYTES + FORM_OVERHEAD, "archive",
                      "(DATASET_MAX_ARCHIVE_BYTES); register a larger set as a server folder instead")
     if route == "admin:registry_modelversion_add" and staff:
         return Limit(settings.MODEL_UPLOAD_MAX_BYTES + FORM_OVERHEAD, "generator file", "(MODEL_UPLOAD_MAX_BYTES)")
     if signed_in:
-        return Limit(settings.REQUEST_MAX_BYTES, "request", "for this page")
+        return Limit(settings.REQUEST_MAX_BYTES, "request", "for this page", json=route.startswith("api:"))
     return Limit(settings.ANONYMOUS_REQUEST_MAX_BYTES, "request", "before you sign in",
-                 json=route == "photos:upload" and wants_json(scope), depends_on_user=user is None)
+                 json=(route == "photos:upload" and wants_json(scope)) or route.startswith("api:"),
+                 depends_on_user=user is None)
 
 
 @database_sync_to_async
 def user_of(scope):
-    """The signed-in user of the request's session cookie (AnonymousUser without one)."""
+    """The signed-in user of the request's session cookie, or of its API token (AnonymousUser without one)."""
     from django.contrib.auth import get_user
     from django.http import HttpRequest
 
@@ -100,6 +105,12 @@ def user_of(scope):
     for name, value in scope.get("headers", []):
         if name == b"cookie":
             cookies.update(parse_cookie(value.decode("latin1")))
+        elif name == b"authorization" and route_name(scope).startswith("api:"):
+            from webapp.api.auth import user_for_authorization
+
+            user = user_for_authorization(value.decode("latin1"))
+            if user is not None:
+                return user
     request = HttpRequest()
     request.session = import_module(settings.SESSION_ENGINE).SessionStore(cookies.get(settings.SESSION_COOKIE_NAME))
     return get_user(request)

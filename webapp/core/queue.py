@@ -21,11 +21,14 @@ RUN_FINETUNE = "worker.tasks.run_finetune"
 CHECK_DATASET = "worker.tasks.check_dataset"
 REQUEUE_STALLED_JOBS = "worker.tasks.requeue_stalled_jobs"
 REQUEUE_STALLED_FINETUNES = "worker.tasks.requeue_stalled_finetunes"
+DELIVER_CALLBACK = "worker.tasks.deliver_callback"
+RESEND_LOST_CALLBACKS = "worker.tasks.resend_lost_callbacks"
 
 
-def send(task: str, pk) -> None:
-    """Send the task message of one job (its primary key, as text). Raises when the broker is unreachable."""
-    app.send_task(task, args=[str(pk)])
+def send(task: str, pk, countdown: float | None = None) -> None:
+    """Send the task message of one job (its primary key, as text), after `countdown` seconds if given.
+    Raises when the broker is unreachable."""
+    app.send_task(task, args=[str(pk)], countdown=countdown)
 
 
 def worker_queues(timeout: float) -> dict[str, list[str]]:

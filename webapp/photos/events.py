@@ -7,6 +7,9 @@ Events (JSON text frames on /ws/jobs/):
 - {"type": "photo.deleted", "photo_id": "..."}
 """
 
+import logging
+
+from django.dispatch import Signal
 from django.urls import reverse
 
 from webapp.core import broadcast
@@ -45,8 +48,16 @@ def job_payload(job: Colorization) -> dict:
     }
 
 
+log = logging.getLogger(__name__)
+# Sent with `job` whenever a colorization changes state (the API's callbacks listen).
+job_state_changed = Signal()
+
+
 def job_changed(job: Colorization) -> None:
     broadcast.send_to_user(job.photo.owner_id, "job.update", {"job": job_payload(job)})
+    for receiver, outcome in job_state_changed.send_robust(sender=Colorization, job=job):
+        if isinstance(outcome, Exception):  # a listener's failure never fails the job
+            log.error("%s failed on a change of job %s", receiver, job.pk, exc_info=outcome)
 
 
 def photo_deleted(photo: Photo) -> None:
