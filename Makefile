@@ -12,13 +12,13 @@ help:
 	@echo "make bench  print engine speed figures"
 
 run: $(STAMP)
-	@bash scripts/run.sh
+	@bash scripts/run/run.sh
 
 test: $(STAMP)
-	@bash scripts/test.sh
+	@bash scripts/run/test.sh
 
 superuser: $(STAMP)
-	@bash scripts/superuser.sh
+	@bash scripts/run/superuser.sh
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m colorizer bench

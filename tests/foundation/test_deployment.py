@@ -204,7 +204,7 @@ def test_worker_healthchecks_ping_their_own_worker(compose):
 
 
 def test_the_web_script_runs_what_the_image_has():
-    commands = script_commands(ROOT / "scripts" / "docker-web.sh")
+    commands = script_commands(ROOT / "scripts" / "run" / "docker-web.sh")
 
     assert [argv[0] for argv in commands] == ["python", "gunicorn"]
     for argv in commands:

@@ -62,7 +62,7 @@ def wheels(tmp_path_factory):
 @pytest.fixture(scope="session")
 def pack(photo_tree, wheels, tmp_path_factory):
     """`pack` through the command line's entry point, on the tiny tree at 64 px."""
-    from scripts import default_model
+    from scripts.tools import default_model
 
     out = tmp_path_factory.mktemp("pack") / "devicepack"
     code = default_model.main(["pack", "--out", str(out), "--train-dir", str(photo_tree / "train"), "--val-dir",
@@ -75,7 +75,7 @@ def pack(photo_tree, wheels, tmp_path_factory):
 @pytest.fixture(scope="session")
 def device_run(pack, tmp_path_factory):
     """`train --tiny` through the command line's entry point, as the device runs it (on the CPU)."""
-    from scripts import default_model
+    from scripts.tools import default_model
 
     folder, _ = pack
     out = tmp_path_factory.mktemp("device") / "out"

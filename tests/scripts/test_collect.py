@@ -6,8 +6,8 @@ import shutil
 import pytest
 
 from colorizer.checkpoint import load_generator
-from scripts import default_model
-from scripts.model_pipeline.collect import collect, judge, pick
+from scripts.tools import default_model
+from scripts.tools.model_pipeline.collect import collect, judge, pick
 
 METRICS = {"psnr", "ssim", "ciede2000", "delta_e_ab", "auc", "colorfulness", "colorfulness_gap"}
 

@@ -1,9 +1,9 @@
-"""scripts/compare_finetune_recipes.py: every recipe fine-tunes the same base on the same photos and is
+"""scripts/tools/compare_finetune_recipes.py: every recipe fine-tunes the same base on the same photos and is
 scored beside the base on the same held-out photos."""
 
 import json
 
-from scripts.compare_finetune_recipes import main
+from scripts.tools.compare_finetune_recipes import main
 from tests.colorizer.conftest import colour_photo, tiny_weights  # noqa: F401  (fixture)
 
 

@@ -8,10 +8,10 @@ from PIL import Image
 
 from colorizer.checkpoint import load_generator
 from colorizer.inference import Colorizer
-from scripts.default_model import RECIPES
-from scripts.model_pipeline.device_train import ensure_packages, fit_predictions
-from scripts.model_pipeline.limits import join_parts, return_problems, sha256_of, split_file
-from scripts.model_pipeline.recipes import Stage, split_seconds, tiny
+from scripts.tools.default_model import RECIPES
+from scripts.tools.model_pipeline.device_train import ensure_packages, fit_predictions
+from scripts.tools.model_pipeline.limits import join_parts, return_problems, sha256_of, split_file
+from scripts.tools.model_pipeline.recipes import Stage, split_seconds, tiny
 
 
 def test_tiny_run_trains_every_row_and_returns_what_fits_the_device_limits(device_run):
@@ -129,7 +129,7 @@ def test_the_whole_run_keeps_its_budget_each_stage_stopping_at_its_share(pack, t
 
     import colorizer.train
     from colorizer.checkpoint import save_generator
-    from scripts.model_pipeline import device_train
+    from scripts.tools.model_pipeline import device_train
     from tests.colorizer.conftest import TINY, tiny_generator
 
     def step_until_stopped(config, on_progress=None, should_stop=None):

@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 from safetensors.torch import load_file
 
-from scripts.model_pipeline.limits import MiB, folder_bytes
-from scripts.model_pipeline.pack import ENCODER_FILE, MANIFEST_SLACK, gray_of, make_pack
+from scripts.tools.model_pipeline.limits import MiB, folder_bytes
+from scripts.tools.model_pipeline.pack import ENCODER_FILE, MANIFEST_SLACK, gray_of, make_pack
 
 from .conftest import make_wheel
 

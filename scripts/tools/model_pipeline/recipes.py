@@ -1,6 +1,6 @@
 """A recipe ("row" of the issue's table): a generator and the training stages it goes through,
 each with its share of the row's wall-clock time. The recipes themselves live at the top of
-scripts/default_model.py."""
+scripts/tools/default_model.py."""
 
 from __future__ import annotations
 

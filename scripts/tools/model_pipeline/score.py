@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scripts.model_pipeline.collect import COLUMNS
+from scripts.tools.model_pipeline.collect import COLUMNS
 
 
 def table(evaluations: dict[str, tuple[str, str | Path]], chosen: str, docs: Path) -> dict:

@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from scripts.model_pipeline.limits import CARRY_LIMIT, MiB, folder_bytes, travelling_bytes
+from scripts.tools.model_pipeline.limits import CARRY_LIMIT, MiB, folder_bytes, travelling_bytes
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ENCODER_FILE = "efficientnet_lite0_imagenet_fp16.safetensors"
 WHEELS = ("kornia", "kornia_rs", "efficientnet-lite-pytorch")  # pinned to the versions installed here
 WHEEL_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",

@@ -32,8 +32,8 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
-from scripts.model_pipeline.limits import MiB, PART_BYTES, RETURN_FILE_BYTES, return_problems, sha256_of, split_file
-from scripts.model_pipeline.recipes import Recipe, Stage, split_seconds, tiny
+from scripts.tools.model_pipeline.limits import MiB, PART_BYTES, RETURN_FILE_BYTES, return_problems, sha256_of, split_file
+from scripts.tools.model_pipeline.recipes import Recipe, Stage, split_seconds, tiny
 
 NEEDED_MODULES = ("kornia", "kornia_rs", "efficientnet_lite_pytorch")  # missing on the device: carried as wheels
 FINAL_RESERVE = 10.0  # seconds kept back for the summary at the very end

@@ -21,9 +21,9 @@ import shutil
 import tarfile
 from pathlib import Path
 
-from scripts.model_pipeline.limits import join_parts
+from scripts.tools.model_pipeline.limits import join_parts
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_WEIGHTS = ROOT / "colorizer" / "weights" / "default.safetensors"
 REFERENCE = "row2"  # the paper's recipe: the bar
 FID_GAIN = 0.25  # a candidate's FID must be at least this much lower than the reference's
@@ -76,7 +76,7 @@ def collect(source: Path, val_dir: Path, pack: Path = ROOT / ".devicepack",
     if install:
         install_default(result, work, weights_out, force)
         if samples is not None:
-            from scripts.model_pipeline.sheet import make_sheet
+            from scripts.tools.model_pipeline.sheet import make_sheet
 
             print(make_sheet(weights_out, samples, sheet_out or docs / "bw_samples_sheet.png"), flush=True)
     return result
@@ -105,7 +105,7 @@ def unpack_row(name: str, row: dict, source: Path, folder: Path, gray_dir: Path,
 
 def write_predictions(weights: Path, gray_dir: Path, destination: Path, render_size: int, quality: int) -> None:
     """What the device does for rows that return no weights, here: the same inputs, the same JPEG quality."""
-    from scripts.model_pipeline.device_train import predict
+    from scripts.tools.model_pipeline.device_train import predict
 
     if not gray_dir.is_dir():
         raise FileNotFoundError(f"no gray val inputs at {gray_dir}: collect needs the pack the run was made from")
@@ -178,8 +178,8 @@ def markdown(result: dict) -> str:
     pack = result["pack"]
     lines = [f"# Default model: metrics on {result['images']} validation photos", "",
              f"Trained on {result['device']} (torch {result['torch']}) in {result['seconds']:.0f} s of a "
-             f"{result['budget_seconds']:.0f} s budget by `scripts/default_model.py train`; scored here by "
-             f"`scripts/default_model.py collect`: each row colorized the gray val inputs, and each prediction's a/b "
+             f"{result['budget_seconds']:.0f} s budget by `scripts/tools/default_model.py train`; scored here by "
+             f"`scripts/tools/default_model.py collect`: each row colorized the gray val inputs, and each prediction's a/b "
              f"was recombined with the photo's own L (`colorizer.evaluate.evaluate_predictions`). Training photos: "
              f"{pack['train_photos']} re-encoded as WebP q{pack['train_webp_quality']} "
              f"(PSNR {pack['train_psnr']:.1f} dB "

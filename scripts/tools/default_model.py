@@ -5,17 +5,17 @@ session was started in: the device tool sends that one):
 
 1. Here: pack the photos, the encoder weights and the missing wheels (about 41 MiB; prints sizes):
 
-    .venv/bin/python scripts/default_model.py pack --out .devicepack
+    .venv/bin/python scripts/tools/default_model.py pack --out .devicepack
 
 2. The device tool's `run`, one call (the script installs the carried wheels itself when
    kornia or efficientnet_lite_pytorch is missing; `train` ends within --budget-seconds):
 
-    run(command="PYTHONUNBUFFERED=1 python3 scripts/default_model.py train --pack .devicepack --out $OUT",
+    run(command="PYTHONUNBUFFERED=1 python3 scripts/tools/default_model.py train --pack .devicepack --out $OUT",
         carry=[".devicepack"], timeout_s=600)
 
 3. Here, with the folder the reply names as files_at (read-only; collect unpacks into runs/):
 
-    .venv/bin/python scripts/default_model.py collect --from FILES_AT \\
+    .venv/bin/python scripts/tools/default_model.py collect --from FILES_AT \\
         --val-dir ../shared/datasets/photos/val --install
 
    It scores every row and the grayscale baseline on all val photos (FID included: about
@@ -26,17 +26,17 @@ session was started in: the device tool sends that one):
 
 A generator trained here instead (on the CPU: docs/TRAINING.md), scored with the engine's eval:
 
-    .venv/bin/python scripts/default_model.py score --row interim-l1 "L1 only" runs/eval-l1.json \
+    .venv/bin/python scripts/tools/default_model.py score --row interim-l1 "L1 only" runs/eval-l1.json \
         --row interim-gan "then GAN" runs/eval-gan.json --chosen interim-l1
 
 Before/after sheet of any generator (also the interim CPU model's):
 
-    .venv/bin/python scripts/default_model.py sheet --weights colorizer/weights/default.safetensors \\
+    .venv/bin/python scripts/tools/default_model.py sheet --weights colorizer/weights/default.safetensors \\
         --out docs/bw_samples_sheet.png
 
 A CPU smoke run of the whole pipeline (tiny networks, a few steps; what tests/scripts runs):
 
-    .venv/bin/python scripts/default_model.py train --pack PACK --out OUT --tiny
+    .venv/bin/python scripts/tools/default_model.py train --pack PACK --out OUT --tiny
 """
 
 from __future__ import annotations
@@ -50,11 +50,11 @@ import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # `python scripts/default_model.py` puts scripts/ on the path, not the root
+    sys.path.insert(0, str(ROOT))  # `python scripts/tools/default_model.py` puts scripts/ on the path, not the root
 
-from scripts.model_pipeline.recipes import Recipe, Stage  # noqa: E402  (no torch, no kornia: safe before install)
+from scripts.tools.model_pipeline.recipes import Recipe, Stage  # noqa: E402  (no torch, no kornia: safe before install)
 
 PHOTOS = Path("../shared/datasets/photos")
 
@@ -96,7 +96,7 @@ RECIPES = (
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/default_model.py", description=__doc__,
+    parser = argparse.ArgumentParser(prog="scripts/tools/default_model.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_pack(args) -> int:
-    from scripts.model_pipeline.pack import describe, make_pack
+    from scripts.tools.model_pipeline.pack import describe, make_pack
 
     started = time.monotonic()
     manifest = make_pack(args.out, args.train_dir, args.val_dir, image_size=args.image_size, max_mib=args.max_mib,
@@ -182,7 +182,7 @@ def run_pack(args) -> int:
 
 
 def run_train(args) -> int:
-    from scripts.model_pipeline.device_train import train_rows
+    from scripts.tools.model_pipeline.device_train import train_rows
 
     summary = train_rows(args.pack, args.out, RECIPES, budget_seconds=args.budget_seconds, tiny_run=args.tiny,
                          work=args.work, device=args.device, num_workers=args.num_workers, started=STARTED)
@@ -191,7 +191,7 @@ def run_train(args) -> int:
 
 
 def run_collect(args) -> int:
-    from scripts.model_pipeline.collect import collect
+    from scripts.tools.model_pipeline.collect import collect
 
     result = collect(args.source, args.val_dir, pack=args.pack, work=args.work, docs=args.docs, fid=not args.no_fid,
                      install=args.install, force=args.force, weights_out=args.weights_out,
@@ -201,7 +201,7 @@ def run_collect(args) -> int:
 
 
 def run_score(args) -> int:
-    from scripts.model_pipeline.score import markdown, table
+    from scripts.tools.model_pipeline.score import markdown, table
 
     result = table({name: (title, path) for name, title, path in args.row}, args.chosen, args.docs)
     print(markdown(result))
@@ -209,7 +209,7 @@ def run_score(args) -> int:
 
 
 def run_sheet(args) -> int:
-    from scripts.model_pipeline.sheet import make_sheet
+    from scripts.tools.model_pipeline.sheet import make_sheet
 
     print(make_sheet(list(args.weights), args.samples, args.out, height=args.height, columns=args.columns,
                      max_bytes=args.max_bytes, device=args.device))
