@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "default.safetensors"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,6 +225,7 @@ def run_colorize(args) -> int:
     from PIL import Image
 
     from colorizer.inference import Colorizer
+    from colorizer.photos import IMAGE_EXTENSIONS
 
     weights = Path(args.weights)
     if not weights.is_file():
@@ -233,7 +233,7 @@ def run_colorize(args) -> int:
                                 f"`python -m colorizer train` and export it")
     source, target = Path(args.input), Path(args.output)
     if source.is_dir():
-        pairs = [(p, target / (p.stem + ".jpg")) for p in sorted(source.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+        pairs = [(p, target / (p.stem + ".jpg")) for p in sorted(source.iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS]
         target.mkdir(parents=True, exist_ok=True)
     else:
         pairs = [(source, target)]
