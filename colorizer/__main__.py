@@ -185,17 +185,12 @@ def run_nogan(args) -> int:
 
 
 def run_temperature(args) -> int:
-    from colorizer.checkpoint import load_generator, save_generator
     from colorizer.evaluate import format_table
-    from colorizer.model import GeneratorConfig
-    from colorizer.nogan import NoGANConfig, sweep_temperatures
+    from colorizer.nogan import NoGANConfig
+    from colorizer.nogan_export import sweep_temperatures, write_temperature
 
     if args.write:
-        state, config, extra = load_generator(args.weights)
-        config = GeneratorConfig.from_dict({**config, "temperature": float(args.write[0])})  # validates T
-        if config.head != "bins":
-            raise ValueError(f"{args.weights} has no bins head: it has no temperature")
-        save_generator(args.write[1], state, config.to_dict(), extra={**extra, "temperature": config.temperature})
+        write_temperature(args.weights, float(args.write[0]), args.write[1])
         print(args.write[1])
         return 0
 
@@ -261,7 +256,8 @@ def run_export(args) -> int:
 
     folder = Path(args.checkpoint)
     if (folder / "checkpoints" / "last.json").is_file():  # a nogan run
-        from colorizer.nogan import NoGANConfig, export_checkpoint
+        from colorizer.nogan import NoGANConfig
+        from colorizer.nogan_export import export_checkpoint
 
         config = NoGANConfig.from_dict(json.loads((folder / "config.json").read_text()))
         state = export_checkpoint(config, args.out, average=args.ema)

@@ -663,7 +663,7 @@ def _delete_checkpoints(job: FineTuneJob) -> None:
 
 def _checkpoint_step(directory: Path) -> int:
     """The global step the engine resumes from: its checkpoint's, 0 without one."""
-    from colorizer.train import recover_checkpoint
+    from colorizer.checkpoint import recover_checkpoint
 
     if not recover_checkpoint(directory):  # the engine's own test, swap of a crashed save included
         return 0
