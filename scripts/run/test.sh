@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# `make test`: the whole test suite. Uses the Redis at REDIS_URL when it answers, else
-# starts a local one for the run. A run that collects no tests fails.
+# `make test`: the whole test suite. `make test-fast` (--fast): the unit tests alone, leaving out
+# those marked integration (real Redis, workers, subprocesses), browser (Chromium) and slow.
+# Uses the Redis at REDIS_URL when it answers, else starts a local one for the run. Further
+# arguments go to pytest. A run that collects no tests fails.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 . .venv/bin/activate
 
-bash scripts/run/system-test-deps.sh || exit 1
+if [ "${1:-}" = "--fast" ]; then
+  shift
+  set -- -m "not integration and not browser and not slow" "$@"
+else
+  bash scripts/run/system-test-deps.sh || exit 1
+fi
 
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
 if ! python scripts/run/localredis.py ping "$REDIS_URL"; then
