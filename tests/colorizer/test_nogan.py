@@ -12,6 +12,8 @@ from colorizer.nogan import NoGANConfig, train_nogan
 
 from .conftest import colour_photo
 
+pytestmark = pytest.mark.slow  # every test trains the recipe (make test-fast leaves them out)
+
 # A random-weight Lite0 encoder and a narrow decoder: the recipe's plumbing, not its results.
 INIT = GeneratorConfig(arch="efficientnet_lite0", decoder_widths=(16, 8, 8, 8, 8))
 

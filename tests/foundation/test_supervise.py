@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration  # real processes under a real supervisor
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

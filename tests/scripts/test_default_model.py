@@ -23,6 +23,7 @@ def trained_run(photo_tree, tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 def test_the_chain_ends_with_a_generator_at_the_chosen_temperature(trained_run):
     progress = json.loads((trained_run / "progress.json").read_text())
 
@@ -36,6 +37,7 @@ def test_the_chain_ends_with_a_generator_at_the_chosen_temperature(trained_run):
     assert colour.size == (40, 32)
 
 
+@pytest.mark.slow
 def test_a_rerun_skips_finished_stages_and_adds_the_scores_and_the_sheet(trained_run, photo_tree, capsys):
     capsys.readouterr()
     assert train(photo_tree, trained_run, "--val-photos", str(photo_tree / "val"),
@@ -50,11 +52,13 @@ def test_a_rerun_skips_finished_stages_and_adds_the_scores_and_the_sheet(trained
     assert (trained_run / "bw_samples_sheet.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_a_run_folder_continues_only_the_recipe_it_started_with(trained_run, photo_tree, capsys):
     assert train(photo_tree, trained_run, "--l1-epochs", "3") == 2
     assert "l1_epochs differ" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_smoke_run_is_never_installed(trained_run, photo_tree, capsys):
     assert train(photo_tree, trained_run, "--val-photos", str(photo_tree / "val"), "--install") == 2
     assert "never installed" in capsys.readouterr().err
