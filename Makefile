@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1
 help:
 	@echo "make run    start the app (web, workers, Redis if needed) on http://127.0.0.1:8000"
 	@echo "make test   run the whole test suite"
-	@echo "make test-fast  the unit tests only (no browser, workers or subprocesses), in about a minute"
+	@echo "make test-fast  the unit tests only (no browser, workers, subprocesses or training runs)"
 	@echo "make superuser  create an admin account (in the database make run uses)"
 	@echo "make bench  print engine speed figures"
 
