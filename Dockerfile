@@ -40,4 +40,4 @@ RUN useradd --create-home --uid 1000 hue \
 USER hue
 
 EXPOSE 8000
-CMD ["bash", "scripts/docker-web.sh"]
+CMD ["bash", "scripts/run/docker-web.sh"]

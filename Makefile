@@ -3,22 +3,26 @@ VENV ?= .venv
 PYTHON ?= python3
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test superuser venv bench clean help
+.PHONY: run test test-fast superuser venv bench clean help
 
 help:
 	@echo "make run    start the app (web, workers, Redis if needed) on http://127.0.0.1:8000"
 	@echo "make test   run the whole test suite"
+	@echo "make test-fast  the unit tests only (no browser, workers, subprocesses or training runs)"
 	@echo "make superuser  create an admin account (in the database make run uses)"
 	@echo "make bench  print engine speed figures"
 
 run: $(STAMP)
-	@bash scripts/run.sh
+	@bash scripts/run/run.sh
 
 test: $(STAMP)
-	@bash scripts/test.sh
+	@bash scripts/run/test.sh
+
+test-fast: $(STAMP)
+	@bash scripts/run/test.sh --fast
 
 superuser: $(STAMP)
-	@bash scripts/superuser.sh
+	@bash scripts/run/superuser.sh
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m colorizer bench

@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "default.safetensors"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,17 +185,12 @@ def run_nogan(args) -> int:
 
 
 def run_temperature(args) -> int:
-    from colorizer.checkpoint import load_generator, save_generator
     from colorizer.evaluate import format_table
-    from colorizer.model import GeneratorConfig
-    from colorizer.nogan import NoGANConfig, sweep_temperatures
+    from colorizer.nogan import NoGANConfig
+    from colorizer.nogan_export import sweep_temperatures, write_temperature
 
     if args.write:
-        state, config, extra = load_generator(args.weights)
-        config = GeneratorConfig.from_dict({**config, "temperature": float(args.write[0])})  # validates T
-        if config.head != "bins":
-            raise ValueError(f"{args.weights} has no bins head: it has no temperature")
-        save_generator(args.write[1], state, config.to_dict(), extra={**extra, "temperature": config.temperature})
+        write_temperature(args.weights, float(args.write[0]), args.write[1])
         print(args.write[1])
         return 0
 
@@ -226,6 +220,7 @@ def run_colorize(args) -> int:
     from PIL import Image
 
     from colorizer.inference import Colorizer
+    from colorizer.photos import IMAGE_EXTENSIONS
 
     weights = Path(args.weights)
     if not weights.is_file():
@@ -233,7 +228,7 @@ def run_colorize(args) -> int:
                                 f"`python -m colorizer train` and export it")
     source, target = Path(args.input), Path(args.output)
     if source.is_dir():
-        pairs = [(p, target / (p.stem + ".jpg")) for p in sorted(source.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+        pairs = [(p, target / (p.stem + ".jpg")) for p in sorted(source.iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS]
         target.mkdir(parents=True, exist_ok=True)
     else:
         pairs = [(source, target)]
@@ -261,7 +256,8 @@ def run_export(args) -> int:
 
     folder = Path(args.checkpoint)
     if (folder / "checkpoints" / "last.json").is_file():  # a nogan run
-        from colorizer.nogan import NoGANConfig, export_checkpoint
+        from colorizer.nogan import NoGANConfig
+        from colorizer.nogan_export import export_checkpoint
 
         config = NoGANConfig.from_dict(json.loads((folder / "config.json").read_text()))
         state = export_checkpoint(config, args.out, average=args.ema)

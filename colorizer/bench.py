@@ -31,7 +31,8 @@ from colorizer.color import rgb_to_model_pair
 from colorizer.data import Augmentation, augment
 from colorizer.inference import Colorizer
 from colorizer.model import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator, count_parameters
-from colorizer.train import Pix2Pix, TrainConfig
+from colorizer.pix2pix import Pix2Pix
+from colorizer.train_config import TrainConfig
 
 GENERATORS = {
     "paper U-Net": GeneratorConfig(),

@@ -31,18 +31,8 @@ from colorizer import metrics
 from colorizer.color import compose_srgb, lab_to_rgb, rgb_to_lab
 from colorizer.data import IMAGE_EXTENSIONS, list_image_files, scan_images
 from colorizer.inference import DEFAULT_RENDER_SIZE, Colorizer, luminance_levels, pick_device
+from colorizer.metric_names import METRICS  # noqa: F401 (colorizer.evaluate.METRICS: the one table)
 
-# (key, label, which way is better) in table order.
-METRICS = (
-    ("psnr", "PSNR (dB)", "higher"),
-    ("ssim", "SSIM", "higher"),
-    ("ciede2000", "CIEDE2000", "lower"),
-    ("delta_e_ab", "deltaE76 on ab", "lower"),
-    ("auc", "AuC ab error 0..150", "higher"),
-    ("colorfulness", "colorfulness", "closer to truth"),
-    ("colorfulness_gap", "colorfulness - truth", "closer to 0"),
-    ("fid", "FID", "lower"),
-)
 BASELINES = ("gray",)
 PER_PHOTO = tuple(key for key, _, _ in METRICS if key not in ("fid", "colorfulness_gap"))
 
@@ -229,7 +219,7 @@ def format_table(result: dict) -> str:
     size = f"render size {result['render_size']}" if result.get("render_size") else "predictions"
     lines = [f"{result['images']} photos from {result['data_dir']} ({size}; "
              f"truth colorfulness {result['colorfulness_truth']:.2f})",
-             f"{'metric':<24}{'better':>16}" + "".join(f"{m:>12}" for m in methods)]
+             f"{'metric':<34}{'better':>24}" + "".join(f"{m:>12}" for m in methods)]
     for key, label, better in METRICS:
         if not any(key in result[m] for m in methods):
             continue
@@ -237,7 +227,7 @@ def format_table(result: dict) -> str:
         for method in methods:
             value = result[method].get(key)
             cells.append(f"{'n/a' if value is None else f'{value:.4f}':>12}")
-        lines.append(f"{label:<24}{better:>16}" + "".join(cells))
+        lines.append(f"{label:<34}{better:>24}" + "".join(cells))
     return "\n".join(lines)
 
 

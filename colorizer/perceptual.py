@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from colorizer.color import model_pair_to_rgb
-from colorizer.model import EfficientNetLite0Encoder
+from colorizer.pretrained_unet import EfficientNetLite0Encoder
 
 TAP_WEIGHTS = (0.0, 1.0, 1.0, 1.0, 0.0)  # strides 2, 4, 8, 16, 32: mid-level features carry object colour
 

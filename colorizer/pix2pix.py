@@ -22,7 +22,7 @@ from colorizer.model import GANLoss, UNetGenerator
 from colorizer.precision import autocast
 
 if TYPE_CHECKING:
-    from colorizer.train import TrainConfig
+    from colorizer.train_config import TrainConfig
 
 LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "G_L1")  # what Pix2Pix.optimize returns, in this order
 ADVERSARIAL_LOSS_NAMES = ("D_real", "D_fake", "G_GAN")  # computed only when D trains (zeros, reported None, else)

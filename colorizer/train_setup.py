@@ -19,7 +19,7 @@ from colorizer.model import GeneratorConfig, build_discriminator, build_generato
 from colorizer.pix2pix import EMA, Pix2Pix
 
 if TYPE_CHECKING:
-    from colorizer.train import TrainConfig
+    from colorizer.train_config import TrainConfig
 
 
 def use_fast_cuda_kernels() -> None:

@@ -386,7 +386,7 @@ COLORIZER_DEVICE = os.environ.get("COLORIZER_DEVICE", "auto")  # auto | cpu | cu
 COLORIZER_DEFAULT_WEIGHTS = Path(
     os.environ.get("COLORIZER_DEFAULT_WEIGHTS", BASE_DIR / "colorizer" / "weights" / "default.safetensors")
 )
-# Its validation metrics, as scripts/model_pipeline/collect.py writes them; none when absent.
+# Its validation metrics, as scripts/tools/default_model.py writes them; none when absent.
 COLORIZER_DEFAULT_METRICS = Path(
     os.environ.get("COLORIZER_DEFAULT_METRICS", BASE_DIR / "docs" / "model_metrics.json")
 )

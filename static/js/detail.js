@@ -1,4 +1,5 @@
 // The photo page: when the shown result finishes, reveal the compare slider and downloads in place.
+// Addresses come from the page (data-gallery-url on #detail), never from here.
 (function () {
   "use strict";
   var detail = document.getElementById("detail");
@@ -13,7 +14,7 @@
 
   window.HueLive.on(function (event) {
     if (event.type === "photo.deleted" && event.photo_id === selected.photo_id) {
-      window.location.assign("/photos/");
+      window.location.assign(detail.dataset.galleryUrl);  // the page's {% url %}: no path is written here
       return;
     }
     if (event.type !== "job.update" || event.job.id !== selected.id) return;

@@ -4,7 +4,7 @@
 // the job's websocket (/ws/admin/finetune/<id>/): a snapshot on every (re)connect (and when a
 // resumed run drops the points after its checkpoint: the charts start over from it), then
 // every state change with the loss points recorded since the previous one. The socket
-// reconnects with exponential backoff (1 s doubling to 30 s, with jitter).
+// (socket.js, loaded before this) reconnects with exponential backoff.
 (function () {
   "use strict";
   var panel = document.getElementById("training-panel");
@@ -13,7 +13,6 @@
   var COLORS = { D_real: "#2563eb", D_fake: "#dc2626", G_GAN: "#16a34a", G_L1: "#9333ea" };
   var job = JSON.parse(document.getElementById("job-state").textContent);
   var losses = JSON.parse(document.getElementById("loss-history").textContent);
-  var retryDelay = 1000;
 
   function $(selector) { return panel.querySelector(selector); }
   function fixed(value, digits) { return value === null || value === undefined ? "—" : Number(value).toFixed(digits); }
@@ -148,31 +147,22 @@
   }
 
   function connect() {
-    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    var socket = new WebSocket(scheme + window.location.host + panel.dataset.socketPath);
-    socket.addEventListener("open", function () {
-      retryDelay = 1000;
-      $("[data-connection]").hidden = true;
-    });
-    socket.addEventListener("message", function (message) {
-      var event = JSON.parse(message.data);
-      if (event.type === "finetune.snapshot") {
-        losses = [];
-        addLosses(event.losses || []);
-      } else if (event.type === "finetune.job") {
-        addLosses(event.losses || []);
-      } else {
-        return;
-      }
-      job = event.job;
-      renderState();
-      drawCharts();
-    });
-    socket.addEventListener("close", function () {
-      $("[data-connection]").hidden = false;
-      var delay = retryDelay * (1 + Math.random() / 2);
-      retryDelay = Math.min(retryDelay * 2, 30000);
-      window.setTimeout(connect, delay);
+    window.HueSocket.open(panel.dataset.socketPath, {
+      open: function () { $("[data-connection]").hidden = true; },
+      message: function (event) {
+        if (event.type === "finetune.snapshot") {
+          losses = [];
+          addLosses(event.losses || []);
+        } else if (event.type === "finetune.job") {
+          addLosses(event.losses || []);
+        } else {
+          return;
+        }
+        job = event.job;
+        renderState();
+        drawCharts();
+      },
+      close: function () { $("[data-connection]").hidden = false; },
     });
   }
 

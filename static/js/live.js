@@ -5,7 +5,7 @@
 // HueLive.drop() closes the socket as a lost connection would (for debugging and tests).
 // Elements with data-job="<id>" get their data-state, [data-job-state-label], [data-job-model]
 // and, once done, img[data-job-thumbnail] kept current.
-// The socket reconnects with exponential backoff (1 s doubling to 30 s, with jitter), and gives up
+// The socket (socket.js, loaded before this) reconnects with exponential backoff, and gives up
 // after MAX_REFUSALS attempts in a row that never opened: the server refuses the handshake when the
 // session has ended, and asking again every 30 s would never change that.
 (function () {
@@ -15,9 +15,8 @@
   var STOPPED = "Live updates stopped — reload or log in again.";
   var listeners = [];
   var waiting = {};
-  var retryDelay = 1000;
   var refusals = 0;
-  var socket = null;
+  var live = null;  // the HueSocket, opened last
 
   function statusLine(text) {
     var line = document.getElementById("live-status");
@@ -66,36 +65,28 @@
   }
 
   function connect() {
-    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    var opened = false;
-    socket = new WebSocket(scheme + window.location.host + "/ws/jobs/");
-    socket.addEventListener("open", function () {
-      opened = true;
-      retryDelay = 1000;
-      refusals = 0;
-      statusLine("");
-      var ids = Object.keys(waiting);
-      if (ids.length) socket.send(JSON.stringify({ type: "jobs.sync", ids: ids }));
-    });
-    socket.addEventListener("message", function (message) {
-      var event = JSON.parse(message.data);
-      if (event.type === "jobs.snapshot") {
-        event.jobs.forEach(function (job) { emit({ type: "job.update", job: job }); });
-      } else {
-        emit(event);
-      }
-    });
-    socket.addEventListener("close", function () {
-      socket = null;
-      if (!opened) refusals += 1;
-      if (refusals >= MAX_REFUSALS) {
-        statusLine(STOPPED);
-        return;
-      }
-      var delay = retryDelay * (1 + Math.random() / 2);
-      retryDelay = Math.min(retryDelay * 2, 30000);
-      if (Object.keys(waiting).length) statusLine("Live updates paused: reconnecting…");
-      window.setTimeout(connect, delay);
+    return window.HueSocket.open("/ws/jobs/", {
+      open: function () {
+        refusals = 0;
+        statusLine("");
+        var ids = Object.keys(waiting);
+        if (ids.length) live.send({ type: "jobs.sync", ids: ids });
+      },
+      message: function (event) {
+        if (event.type === "jobs.snapshot") {
+          event.jobs.forEach(function (job) { emit({ type: "job.update", job: job }); });
+        } else {
+          emit(event);
+        }
+      },
+      close: function (opened) {
+        if (!opened) refusals += 1;
+        if (refusals >= MAX_REFUSALS) {
+          statusLine(STOPPED);
+          return false;
+        }
+        if (Object.keys(waiting).length) statusLine("Live updates paused: reconnecting…");
+      },
     });
   }
 
@@ -103,14 +94,14 @@
     on: function (listener) { listeners.push(listener); },
     watch: function (id) {
       waiting[id] = true;
-      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "jobs.sync", ids: [id] }));
+      live.send({ type: "jobs.sync", ids: [id] });
     },
-    isConnected: function () { return !!socket && socket.readyState === WebSocket.OPEN; },
-    drop: function () { if (socket) socket.close(); },
+    isConnected: function () { return live.isOpen(); },
+    drop: function () { live.drop(); },
   };
 
   document.querySelectorAll("[data-job]").forEach(function (node) {
     if (!FINISHED[node.dataset.state]) waiting[node.dataset.job] = true;
   });
-  connect();
+  live = connect();
 })();

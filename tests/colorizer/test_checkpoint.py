@@ -103,6 +103,7 @@ def generator_file(config: dict, tensors: dict | None = None) -> bytes:
     return save(tensors or {}, metadata={"format": GENERATOR_FORMAT, "config": json.dumps(config), "extra": "{}"})
 
 
+@pytest.mark.slow
 def test_it_refuses_a_tiny_file_asking_for_a_huge_unet_without_allocating_it():
     """The 332-byte file of the report: its config asks for a 2.7 GB network and it holds no tensors."""
     code = textwrap.dedent("""

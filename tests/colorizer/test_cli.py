@@ -21,6 +21,7 @@ def cli(*args):
                           text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_colorize_writes_a_full_resolution_colour_file(tmp_path, tiny_weights):
     colour_photo(0, (70, 50)).convert("L").save(tmp_path / "old.png")
     done = cli("colorize", tmp_path / "old.png", tmp_path / "new.jpg", "--weights", tiny_weights, "--seed", 3)
@@ -29,6 +30,7 @@ def test_colorize_writes_a_full_resolution_colour_file(tmp_path, tiny_weights):
     assert result.size == (70, 50) and result.mode == "RGB"
 
 
+@pytest.mark.slow
 def test_colorize_without_weights_says_what_to_do(tmp_path):
     colour_photo(0).save(tmp_path / "old.png")
     done = cli("colorize", tmp_path / "old.png", tmp_path / "new.png", "--weights", tmp_path / "missing.safetensors")
@@ -36,6 +38,7 @@ def test_colorize_without_weights_says_what_to_do(tmp_path):
     assert "no generator weights" in done.stderr and "--weights" in done.stderr
 
 
+@pytest.mark.slow
 def test_eval_prints_a_table_and_writes_json(tmp_path, photo_folder, tiny_weights):
     done = cli("eval", "--weights", tiny_weights, "--data", photo_folder, "--baseline", "gray", "--no-fid",
                "--limit", 3, "--json", tmp_path / "scores.json")
@@ -45,6 +48,7 @@ def test_eval_prints_a_table_and_writes_json(tmp_path, photo_folder, tiny_weight
     assert scores["images"] == 3 and "psnr" in scores["gray"]
 
 
+@pytest.mark.slow
 def test_train_then_export_through_the_cli_entry_point(tmp_path, photo_folder, capsys):
     code = main(["train", "--train-dir", str(photo_folder), "--out-dir", str(tmp_path / "run"), "--image-size", "64",
                  "--base-width", "8", "--num-downs", "5", "--batch-size", "4", "--l1-epochs", "1", "--gan-epochs", "1",
@@ -74,6 +78,7 @@ def test_missing_arguments_are_usage_errors(argv):
     assert exit_info.value.code == 2
 
 
+@pytest.mark.slow
 def test_eval_scores_a_folder_of_predictions(tmp_path, photo_folder):
     for path in sorted(photo_folder.rglob("*.png")):
         target = tmp_path / "predictions" / path.relative_to(photo_folder).with_suffix(".jpg")

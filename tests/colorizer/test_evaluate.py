@@ -11,6 +11,7 @@ from .conftest import TINY, tiny_generator
 METRIC_KEYS = {"psnr", "ssim", "ciede2000", "delta_e_ab", "auc", "colorfulness", "colorfulness_gap", "fid"}
 
 
+@pytest.mark.slow
 def test_evaluation_returns_every_metric_for_the_model_and_the_gray_baseline(photo_folder, tiny_weights):
     result = evaluate(tiny_weights, photo_folder, baseline="gray", limit=6, device="cpu")
     assert result["images"] == 6
@@ -53,6 +54,7 @@ def write_predictions(colorizer, photo_folder, destination, suffix=".jpg", quali
         output.save(target, quality=quality)
 
 
+@pytest.mark.slow
 def test_predictions_score_as_the_colorizer_that_made_them(photo_folder, tmp_path):
     colorizer = Colorizer(tiny_generator(seed=3), TINY, device="cpu")
     write_predictions(colorizer, photo_folder, tmp_path / "predictions")
@@ -66,6 +68,7 @@ def test_predictions_score_as_the_colorizer_that_made_them(photo_folder, tmp_pat
         assert scored["model"][key] == pytest.approx(direct["model"][key], abs=allowed), key
 
 
+@pytest.mark.slow
 def test_predictions_keep_the_photos_own_luminance(photo_folder, tmp_path):
     """A gray prediction of any lightness and size scores as the grayscale baseline: L is the photo's."""
     (tmp_path / "predictions" / "sub").mkdir(parents=True)
@@ -77,6 +80,7 @@ def test_predictions_keep_the_photos_own_luminance(photo_folder, tmp_path):
         assert result["model"][key] == pytest.approx(value, abs=0.02), key
 
 
+@pytest.mark.slow
 def test_predictions_from_a_tar_under_a_folder_and_several_sets_in_one_pass(photo_folder, tmp_path):
     colorizer = Colorizer(tiny_generator(seed=3), TINY, device="cpu")
     write_predictions(colorizer, photo_folder, tmp_path / "a", suffix=".png")

@@ -12,6 +12,8 @@ from colorizer.nogan import NoGANConfig, train_nogan
 
 from .conftest import colour_photo
 
+pytestmark = pytest.mark.slow  # every test trains the recipe (make test-fast leaves them out)
+
 # A random-weight Lite0 encoder and a narrow decoder: the recipe's plumbing, not its results.
 INIT = GeneratorConfig(arch="efficientnet_lite0", decoder_widths=(16, 8, 8, 8, 8))
 
@@ -151,7 +153,7 @@ def test_a_regression_generator_is_refused_as_a_start_only_when_it_has_no_pretra
 
 def test_a_temperature_sweep_scores_each_temperature_on_the_held_out_photos(run, photos, init_weights):
     from colorizer.evaluate import format_table
-    from colorizer.nogan import sweep_temperatures
+    from colorizer.nogan_export import sweep_temperatures
 
     _, out_dir = run
     result = sweep_temperatures(tiny(photos, init_weights, out_dir), out_dir / "generator_epoch_02.safetensors",
@@ -176,7 +178,7 @@ def test_a_stopped_run_saves_and_the_same_call_continues_it(photos, init_weights
 
 
 def test_a_regression_generator_is_scored_once_on_the_same_held_out_photos(run, photos, init_weights):
-    from colorizer.nogan import sweep_temperatures
+    from colorizer.nogan_export import sweep_temperatures
 
     _, out_dir = run
     result = sweep_temperatures(tiny(photos, init_weights, out_dir), init_weights, [0.3, 1.0], fid=False)

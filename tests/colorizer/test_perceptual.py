@@ -1,8 +1,10 @@
+import pytest
 import torch
 
 from colorizer.perceptual import FeatureLoss
 
 
+@pytest.mark.slow
 def test_the_feature_loss_is_zero_for_the_true_colours_and_pulls_others_toward_them():
     torch.manual_seed(0)
     loss_fn = FeatureLoss()  # the shipped ImageNet weights

@@ -38,6 +38,7 @@ def run(photos, tmp_path_factory):
     return result, events, out_dir
 
 
+@pytest.mark.slow
 def test_training_lowers_the_l1_loss(run):
     result, _, _ = run
     l1 = [epoch["losses"]["G_L1"] for epoch in result.history]
@@ -88,6 +89,7 @@ def test_the_run_folder_holds_logs_curves_samples_and_the_generator(run):
                      "rng.json", "rng.safetensors", "state.json"]
 
 
+@pytest.mark.slow
 def test_a_cancelled_run_resumes_where_it_stopped_and_ends_like_an_uninterrupted_one(photos, tmp_path):
     straight = train(tiny_config(photos, tmp_path / "straight", l1_epochs=1, gan_epochs=2))
 
@@ -107,6 +109,7 @@ def test_a_cancelled_run_resumes_where_it_stopped_and_ends_like_an_uninterrupted
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_max_steps_stops_mid_epoch_and_still_scores(photos, tmp_path):
     result = train(tiny_config(photos, tmp_path / "short", max_steps=3, ema_decay=0, cache_images=True))
     assert result.global_step == 3 and not result.cancelled
@@ -134,6 +137,7 @@ def test_image_size_must_suit_the_generator(photos, tmp_path):
         train(tiny_config(photos, tmp_path / "out", image_size=48))
 
 
+@pytest.mark.slow
 def test_checkpoints_can_be_spaced_out_but_the_last_epoch_always_saves(photos, tmp_path):
     events = []
     train(tiny_config(photos, tmp_path, l1_epochs=1, gan_epochs=2, checkpoint_every=2), on_progress=events.append)
@@ -144,6 +148,7 @@ def test_checkpoints_can_be_spaced_out_but_the_last_epoch_always_saves(photos, t
     assert state["epoch"] == 3
 
 
+@pytest.mark.slow
 def test_a_max_steps_stop_on_an_epoch_boundary_still_checkpoints(photos, tmp_path):
     # 2 steps per epoch: max_steps=2 ends exactly after epoch 1, which checkpoint_every=2 would skip.
     train(tiny_config(photos, tmp_path, l1_epochs=1, gan_epochs=2, checkpoint_every=2, max_steps=2))
@@ -159,6 +164,7 @@ def test_the_run_reports_what_the_photo_scan_skipped(run):
     assert first["kind"] == "data" and first["train"]["kept"] == 12
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch, expected", [("unet", False), ("efficientnet_lite0", True)])
 def test_cpu_training_uses_channels_last_where_it_pays(arch, expected):
     from colorizer.model import build_discriminator, build_generator
@@ -174,6 +180,7 @@ def test_cpu_training_uses_channels_last_where_it_pays(arch, expected):
     assert torch.isfinite(losses).all()
 
 
+@pytest.mark.slow
 def test_a_colour_classification_generator_fine_tunes_and_keeps_its_head(photos, tmp_path):
     from colorizer.checkpoint import save_generator
     from colorizer.model import build_generator

@@ -49,7 +49,7 @@ def shipped(settings, tmp_path, single_threaded_torch):
 
 
 def write_metrics(settings, chosen="row3") -> None:
-    """docs/model_metrics.json as scripts/model_pipeline/collect.py writes it (the parts read here)."""
+    """docs/model_metrics.json as scripts/tools/default_model.py writes it (the parts read here)."""
     settings.COLORIZER_DEFAULT_METRICS.write_text(json.dumps({
         "images": 200, "reference": "row2", "chosen": chosen, "accepted": True, "gray": {"auc": 0.85},
         "rows": {"row2": {"title": "the paper's recipe", "metrics": {"auc": 0.90, "fid": 30.0}},

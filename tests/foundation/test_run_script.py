@@ -1,4 +1,4 @@
-"""The README's run command (`make run` runs scripts/run.sh): it serves the app, and Ctrl-C stops it all."""
+"""The README's run command (`make run` runs scripts/run/run.sh): it serves the app, and Ctrl-C stops it all."""
 
 import json
 import os
@@ -14,13 +14,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 240  # an upper bound, not a window: migrations, collectstatic and gunicorn on a busy machine
-STOP_TIMEOUT_S = 40  # scripts/supervise.py sends SIGTERM, and SIGKILL after 20 s
+STOP_TIMEOUT_S = 40  # scripts/run/supervise.py sends SIGTERM, and SIGKILL after 20 s
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(STARTUP_TIMEOUT_S + STOP_TIMEOUT_S + 60)]
 
 
 def free_port() -> int:
-    return int(subprocess.run([sys.executable, "scripts/localredis.py", "free-port"], cwd=ROOT, check=True,
+    return int(subprocess.run([sys.executable, "scripts/run/localredis.py", "free-port"], cwd=ROOT, check=True,
                               capture_output=True, text=True).stdout)
 
 
@@ -72,7 +72,7 @@ def get(url: str) -> tuple[int, bytes] | None:
 
 @pytest.fixture
 def run_sh(tmp_path):
-    """scripts/run.sh in a process group of its own, with nothing of the checkout's var/."""
+    """scripts/run/run.sh in a process group of its own, with nothing of the checkout's var/."""
     var_dir = tmp_path / "var"
     web_port = free_port()
     env = {
@@ -88,7 +88,7 @@ def run_sh(tmp_path):
     }
     log_path = tmp_path / "run.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(["bash", "scripts/run/run.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     run = {"process": process, "url": f"http://127.0.0.1:{web_port}", "log": log_path, "var_dir": var_dir,
            "seen": set()}

@@ -59,6 +59,7 @@ def test_production_profile_is_locked_down():
     ]
 
 
+@pytest.mark.slow
 def test_it_gives_up_on_an_unreachable_postgresql_within_seconds():
     default = print_settings("s.DATABASES['default']['OPTIONS']['connect_timeout']", env_overrides=PRODUCTION)
     custom = print_settings("s.DATABASES['default']['OPTIONS']['connect_timeout']",

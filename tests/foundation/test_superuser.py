@@ -1,4 +1,4 @@
-"""`make superuser` (scripts/superuser.sh): the admin account lands in the database `make run` uses."""
+"""`make superuser` (scripts/run/superuser.sh): the admin account lands in the database `make run` uses."""
 
 import os
 import sqlite3
@@ -21,7 +21,7 @@ def test_the_printed_command_for_another_var_dir_creates_the_admin_there(tmp_pat
     var_dir = tmp_path / "state dir"
     env = environment(VAR_DIR=str(var_dir), COLORIZER_DEFAULT_WEIGHTS=str(tmp_path / "none.safetensors"))
 
-    hint = subprocess.run(["bash", "scripts/superuser.sh", "--hint"], cwd=ROOT, env=env, check=True,
+    hint = subprocess.run(["bash", "scripts/run/superuser.sh", "--hint"], cwd=ROOT, env=env, check=True,
                           capture_output=True, text=True).stdout.strip()
     assert hint.endswith("make superuser") and "VAR_DIR=" in hint
     created = subprocess.run(["bash", "-c", hint], cwd=ROOT, capture_output=True, text=True, timeout=300,
@@ -35,7 +35,7 @@ def test_the_printed_command_for_another_var_dir_creates_the_admin_there(tmp_pat
 
 
 def test_with_the_default_var_dir_the_hint_is_just_make_superuser():
-    hint = subprocess.run(["bash", "scripts/superuser.sh", "--hint"], cwd=ROOT, env=environment(), check=True,
+    hint = subprocess.run(["bash", "scripts/run/superuser.sh", "--hint"], cwd=ROOT, env=environment(), check=True,
                           capture_output=True, text=True).stdout.strip()
 
     assert hint == "make superuser"

@@ -1,4 +1,4 @@
-"""scripts/supervise.py (what `make run` runs the Procfile with): a process that dies is started again
+"""scripts/run/supervise.py (what `make run` runs the Procfile with): a process that dies is started again
 with a log line, the others go on, and Ctrl-C stops them all."""
 
 import os
@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration  # real processes under a real supervisor
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -17,7 +19,7 @@ class Supervised:
     """supervise.py on a Procfile, its output read line by line into events a test can wait on."""
 
     def __init__(self, procfile: Path):
-        self.process = subprocess.Popen([sys.executable, "scripts/supervise.py", "--procfile", str(procfile)], cwd=ROOT,
+        self.process = subprocess.Popen([sys.executable, "scripts/run/supervise.py", "--procfile", str(procfile)], cwd=ROOT,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                         start_new_session=True)
         self.lines: list[str] = []

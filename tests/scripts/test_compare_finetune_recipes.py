@@ -1,12 +1,14 @@
-"""scripts/compare_finetune_recipes.py: every recipe fine-tunes the same base on the same photos and is
+"""scripts/tools/compare_finetune_recipes.py: every recipe fine-tunes the same base on the same photos and is
 scored beside the base on the same held-out photos."""
 
+import pytest
 import json
 
-from scripts.compare_finetune_recipes import main
+from scripts.tools.compare_finetune_recipes import main
 from tests.colorizer.conftest import colour_photo, tiny_weights  # noqa: F401  (fixture)
 
 
+@pytest.mark.slow
 def test_it_scores_the_base_and_each_recipe_on_the_same_held_out_photos(tmp_path, tiny_weights, capsys):
     photos = tmp_path / "photos"
     photos.mkdir()

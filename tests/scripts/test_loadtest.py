@@ -1,8 +1,8 @@
-"""scripts/loadtest.py's report: what it prints for the runs it made (the benchmark itself is not run here)."""
+"""scripts/tools/loadtest.py's report: what it prints for the runs it made (the benchmark itself is not run here)."""
 
 import pytest
 
-from scripts import loadtest
+from scripts.tools import loadtest
 
 
 def test_it_reports_the_cold_job_and_the_median_of_the_warm_ones():

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from scripts import default_model
+from scripts.tools import default_model
 
 METRICS = {"psnr": 24.0, "ssim": 0.94, "ciede2000": 9.6, "delta_e_ab": 13.7, "auc": 0.905, "colorfulness": 15.0,
            "colorfulness_gap": -25.0, "fid": 50.0}

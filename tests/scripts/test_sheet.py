@@ -3,8 +3,8 @@
 from PIL import Image
 
 from colorizer.checkpoint import save_generator
-from scripts import default_model
-from scripts.model_pipeline.sheet import GUTTER, MARGIN, MAX_ASPECT, make_sheet
+from scripts.tools import default_model
+from scripts.tools.model_pipeline.sheet import GUTTER, MARGIN, MAX_ASPECT, make_sheet
 from tests.colorizer.conftest import TINY, tiny_generator
 
 

@@ -2,7 +2,7 @@
 
 Tests that share the Redis at settings.REDIS_URL with other test runs isolate themselves
 by key prefix (Celery's `global_keyprefix`, the channel layer's `prefix`); tests that
-restart or empty Redis get a private redis-server on a free port (scripts/localredis.py).
+restart or empty Redis get a private redis-server on a free port (scripts/run/localredis.py).
 """
 
 from __future__ import annotations
@@ -129,14 +129,14 @@ class RedisServer:
 
     def __init__(self, directory: Path):
         self.directory = directory
-        self.port = int(subprocess.run([sys.executable, "scripts/localredis.py", "free-port"], cwd=ROOT, check=True,
+        self.port = int(subprocess.run([sys.executable, "scripts/run/localredis.py", "free-port"], cwd=ROOT, check=True,
                                        capture_output=True, text=True).stdout)
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         log = open(self.directory / f"redis-{self.port}.log", "ab")
-        self.process = subprocess.Popen([sys.executable, "scripts/localredis.py", "serve", str(self.port)], cwd=ROOT,
+        self.process = subprocess.Popen([sys.executable, "scripts/run/localredis.py", "serve", str(self.port)], cwd=ROOT,
                                         env={**os.environ, "VAR_DIR": str(self.directory)}, stdout=log, stderr=log)
         wait_for(self.answers, timeout=10, message=f"redis on port {self.port}")
 
@@ -228,7 +228,7 @@ def asgi_server():
 
     from webapp.asgi import application
 
-    port = int(subprocess.run([sys.executable, "scripts/localredis.py", "free-port"], cwd=ROOT, check=True,
+    port = int(subprocess.run([sys.executable, "scripts/run/localredis.py", "free-port"], cwd=ROOT, check=True,
                               capture_output=True, text=True).stdout)
     server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning",
                                            lifespan="off", ws="websockets-sansio"))

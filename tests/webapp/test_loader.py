@@ -75,6 +75,7 @@ def test_without_an_active_version_it_says_so(db):
         loader.get_colorizer()
 
 
+@pytest.mark.slow
 def test_the_worker_parent_process_never_imports_torch():
     """Celery's parent process loads the tasks and Django, then forks: CUDA must not be initialised by then."""
     code = (

@@ -21,10 +21,11 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image, UnidentifiedImageError
 
+from colorizer.photos import IMAGE_EXTENSIONS
 from webapp.core.sizes import describe_size_and_limit
 from webapp.finetune.archive import MiB, ArchiveLimits, ArchiveRejected, inspect, open_archive, read_members
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = frozenset(IMAGE_EXTENSIONS)  # the engine's list: what training can read
 MIN_SIDE = 64  # smaller photos carry too little to learn colour from
 THUMBNAIL_COUNT = 12
 THUMBNAIL_SIZE = 160

@@ -108,7 +108,7 @@ def delete_checkpoints(job: FineTuneJob) -> None:
 
 def checkpoint_step(directory: Path) -> int:
     """The global step the engine resumes from: its checkpoint's, 0 without one."""
-    from colorizer.train import recover_checkpoint
+    from colorizer.checkpoint import recover_checkpoint
 
     if not recover_checkpoint(directory):  # the engine's own test, swap of a crashed save included
         return 0

@@ -16,6 +16,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from colorizer.photos import colour_verdict
 from webapp.core.sizes import describe_bytes, describe_size_and_limit  # noqa: F401 (describe_bytes: for views)
 
 # The only decoders Pillow may use on uploads, and what to call their formats in messages.
@@ -26,10 +27,6 @@ ACCEPTED = "JPEG, PNG, WebP, TIFF, BMP or GIF"
 ANIMATED_FORMATS = {"GIF", "WEBP", "PNG"}  # their extra frames are an animation (APNG for PNG); TIFF's are pages
 THUMBNAIL_SIDE = 480  # gallery cards (2x a ~240 px card)
 PREVIEW_SIDE = 1600  # the compare slider on the detail page
-# Chroma (YCbCr Cb/Cr, 0..~180) thresholds that tell a colour photo from a toned or gray one. Measured on
-# scans of real black-and-white prints (spread <= 6, sepia toning moves the mean to 10..18) and colour photos.
-COLOUR_SPREAD = 8.0  # 90th percentile distance of pixels' chroma from the photo's mean chroma
-TINT_CHROMA = 6.0  # length of the mean chroma of a toned (sepia, cyanotype) print
 # Pillow's own decompression-bomb guard (~89.5 MP): it warns above this and refuses above twice this, at open.
 PILLOW_MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 
@@ -132,16 +129,9 @@ def to_8bit(image: Image.Image) -> Image.Image:
 
 
 def colour_kind(image: Image.Image) -> str:
-    """"gray", "tinted" (one hue throughout: sepia, cyanotype) or "colour"."""
-    if image.mode in ("1", "L", "LA", "La", "I", "F") or image.mode.startswith("I;"):
-        return "gray"
-    ycbcr = np.asarray(fit(to_8bit(image), 256).convert("RGB").convert("YCbCr"), dtype=np.float32)
-    chroma = ycbcr[..., 1:].reshape(-1, 2) - 128.0  # (pixels, 2)
-    mean = chroma.mean(axis=0)
-    spread = float(np.percentile(np.linalg.norm(chroma - mean, axis=1), 90))
-    if spread > COLOUR_SPREAD:
-        return "colour"
-    return "tinted" if float(np.linalg.norm(mean)) > TINT_CHROMA else "gray"
+    """"gray", "tinted" (one hue throughout: sepia, cyanotype) or "colour": the engine's own test
+    (colorizer.photos), the one that keeps such photos out of training sets."""
+    return {"ok": "colour", "monotone": "tinted", "grayscale": "gray"}[colour_verdict(to_8bit(image))]
 
 
 def fit(image: Image.Image, max_side: int) -> Image.Image:

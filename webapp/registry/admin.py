@@ -13,20 +13,9 @@ from django.utils.html import format_html
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods
 
+from colorizer.metric_names import METRICS  # the metrics shown side by side: (key, label, better)
 from webapp.registry import services
 from webapp.registry.models import ModelVersion
-
-# The metrics shown side by side, from the engine's evaluate(): (key, label, better).
-METRICS = [
-    ("auc", "AuC of ab error (0-150)", "higher"),
-    ("ciede2000", "Colour error (CIEDE2000)", "lower"),
-    ("delta_e_ab", "Colour error (ΔE on ab)", "lower"),
-    ("psnr", "PSNR (dB)", "higher"),
-    ("ssim", "SSIM", "higher"),
-    ("colorfulness", "Colorfulness", "closer to ground truth"),
-    ("colorfulness_gap", "Colorfulness gap to ground truth", "closer to 0"),
-    ("fid", "FID", "lower"),
-]
 
 
 class ModelVersionUploadForm(forms.ModelForm):

@@ -157,7 +157,7 @@ def version_with_weights(sha256: str, using: str = "default") -> ModelVersion | 
 
 def shipped_metrics(weights_path) -> dict:
     """The shipped model's validation metrics from COLORIZER_DEFAULT_METRICS (docs/model_metrics.json,
-    written by scripts/model_pipeline/collect.py), or {} when there are none.
+    written by scripts/tools/default_model.py), or {} when there are none.
 
     That file scores every trained row; the shipped one is the row its weights were trained as (the
     generator's `recipe` metadata, written by the device pipeline), else the row collect picked.

@@ -2,7 +2,7 @@
 each recipe on the same photos, score every candidate and the base on the same held-out photos,
 and print the table (figures, never asserted).
 
-    .venv/bin/python scripts/compare_finetune_recipes.py --photos FOLDER --base colorizer/weights/default.safetensors \
+    .venv/bin/python scripts/tools/compare_finetune_recipes.py --photos FOLDER --base colorizer/weights/default.safetensors \
         --train 60 --held-out 60 --out /tmp/finetune-recipes
 
 The recipes are those an admin can pick in the fine-tuning form (webapp/finetune); the form's
@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 

@@ -1,9 +1,9 @@
 """Find a Redis that answers, or run one locally.
 
-    python scripts/localredis.py ping URL      exit 0 if URL answers PING
-    python scripts/localredis.py free-port [P] print P if it is free on 127.0.0.1, else any free port
-    python scripts/localredis.py serve PORT    the dev Redis (`make run`), foreground, data kept in $VAR_DIR/redis
-    python scripts/localredis.py start PORT    a throwaway Redis for a test run, daemonized: no persistence, its
+    python scripts/run/localredis.py ping URL      exit 0 if URL answers PING
+    python scripts/run/localredis.py free-port [P] print P if it is free on 127.0.0.1, else any free port
+    python scripts/run/localredis.py serve PORT    the dev Redis (`make run`), foreground, data kept in $VAR_DIR/redis
+    python scripts/run/localredis.py start PORT    a throwaway Redis for a test run, daemonized: no persistence, its
                                                own temporary folder (never $VAR_DIR/redis); prints its pid file
 
 The server binary is the system `redis-server` when installed, else the one the PyPI
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("VAR_DIR", ROOT / "var")) / "redis"
 
 

@@ -4,4 +4,4 @@
 # a no-op; it keeps the image runnable on its own (`docker run ... hue-colorizer`).
 set -euo pipefail
 python manage.py migrate --noinput
-exec gunicorn webapp.asgi:application --config scripts/gunicorn.conf.py --bind 0.0.0.0:8000
+exec gunicorn webapp.asgi:application --config scripts/run/gunicorn.conf.py --bind 0.0.0.0:8000

@@ -1,6 +1,6 @@
 """How fast the whole app turns uploads into results, measured from the outside.
 
-    .venv/bin/python scripts/loadtest.py [--photos 50] [--latency-runs 5] [--concurrency 1]
+    .venv/bin/python scripts/tools/loadtest.py [--photos 50] [--latency-runs 5] [--concurrency 1]
                                          [--device cpu] [--render-size 256] [--weights FILE]
                                          [--samples FOLDER]
 
@@ -39,8 +39,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the project's packages, when run as `python scripts/loadtest.py`
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # the project's packages, when run as `python scripts/tools/loadtest.py`
 
 
 def free_port() -> int:
@@ -94,7 +94,7 @@ class Stack:
         """Start everything, the model registered before the worker starts (as after `make run`); returns
         the model's description once the worker answers."""
         os.environ.update(self.env)  # this process reads the same database (Django ORM for set-up)
-        self.spawn("redis", sys.executable, "scripts/localredis.py", "serve", str(self.redis_port))
+        self.spawn("redis", sys.executable, "scripts/run/localredis.py", "serve", str(self.redis_port))
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env,
                        check=True)
         model = register_model(self.args, self.dir)

@@ -1,9 +1,9 @@
 """Photos per minute from a folder to results, with the `hue` client against a private copy of the app.
 
-    .venv/bin/python scripts/api_loadtest.py [--photos 200] [--size 1024x768] [--device cpu]
+    .venv/bin/python scripts/tools/api_loadtest.py [--photos 200] [--size 1024x768] [--device cpu]
                                              [--render-size 256] [--weights FILE] [--parallel 4]
 
-Starts what `make run` starts for a photo's way through (scripts/loadtest.py's Stack: its own
+Starts what `make run` starts for a photo's way through (scripts/tools/loadtest.py's Stack: its own
 redis-server, SQLite database and media folder, the ASGI web server and one Celery inference
 worker, concurrency 1), makes an account and an API token, writes --photos black-and-white JPEGs
 into a folder, then runs `python -m hue_client colorize FOLDER --out RESULTS` as a person would
@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from scripts.loadtest import Stack, black_and_white_photo  # noqa: E402
+from scripts.tools.loadtest import Stack, black_and_white_photo  # noqa: E402
 
 
 def main() -> int:

@@ -4,9 +4,8 @@
         --baseline gray --json runs/eval-l1.json
     table({"interim-l1": ("L1 only", "runs/eval-l1.json")}, chosen="interim-l1", docs=Path("docs"))
 
-writes docs/model_metrics.json in the shape collect.py gives it after a GPU run (rows with
-their metrics, the gray baseline, the chosen row: what the registry reads for version 1) and
-docs/model_metrics.md. Every evaluation must cover the same photos at the same render size.
+writes docs/model_metrics.json (rows with their metrics, the gray baseline, the chosen row: what
+the registry reads for version 1) and docs/model_metrics.md. Every evaluation must cover the same photos at the same render size.
 """
 
 from __future__ import annotations
@@ -14,7 +13,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scripts.model_pipeline.collect import COLUMNS
+from colorizer.metric_names import METRICS
+
+DIGITS = {"ssim": 4, "auc": 4}  # decimals shown per metric; the others get 2
+COLUMNS = tuple((key, label, DIGITS.get(key, 2)) for key, label, _ in METRICS)  # (key, label, decimals)
 
 
 def table(evaluations: dict[str, tuple[str, str | Path]], chosen: str, docs: Path) -> dict:

@@ -3,9 +3,9 @@
 # (default var/) and DATABASE_URL, the migrations applied first. With DJANGO_SUPERUSER_USERNAME,
 # DJANGO_SUPERUSER_EMAIL and DJANGO_SUPERUSER_PASSWORD set, it asks nothing.
 #
-# `scripts/superuser.sh --hint` prints the command to type for the current environment (run.sh's banner).
+# `scripts/run/superuser.sh --hint` prints the command to type for the current environment (run.sh's banner).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 mkdir -p "${VAR_DIR:-var}"
 VAR_DIR="$(cd "${VAR_DIR:-var}" && pwd)"
 export VAR_DIR

@@ -1,6 +1,6 @@
 """Run the processes of a Procfile together, the way `make run` needs them.
 
-    python scripts/supervise.py --procfile Procfile web inference ...
+    python scripts/run/supervise.py --procfile Procfile web inference ...
 
 - Each process runs its Procfile command through the shell (so $VARIABLES expand), in a
   process group of its own; its output is printed line by line, prefixed with its name.

@@ -1,2 +1,0 @@
-"""The pipeline behind scripts/default_model.py: pack the data for the GPU machine, train the
-recipes there in one call, collect and score what comes back, draw the before/after sheet."""
