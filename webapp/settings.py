@@ -16,6 +16,7 @@ import dj_database_url
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
+from webapp.env import env_bool, env_float, env_int, env_list
 from webapp.finetune.options import check_train_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -25,27 +26,6 @@ APP_ENV = os.environ.get("APP_ENV", "local")
 if APP_ENV not in ("local", "production"):
     raise ImproperlyConfigured(f"APP_ENV must be 'local' or 'production', not {APP_ENV!r}")
 PRODUCTION = APP_ENV == "production"
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
-
-
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value not in (None, "") else default
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 def required_in_production(name: str, local_default: str) -> str:
@@ -244,17 +224,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # inference job. Training jobs are made idempotent by their claim instead.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
 }
-CELERY_TASK_ROUTES = {
-    "worker.tasks.colorize_photo": {"queue": "inference"},
-    "worker.tasks.run_finetune": {"queue": "training"},
-    "worker.tasks.check_dataset": {"queue": "training"},
-    # Short periodic chores, on a worker of their own (Procfile, docker-compose.yml): a backlog of
-    # photos on the inference workers never delays rescuing a lost job.
-    "worker.tasks.requeue_stalled_jobs": {"queue": "maintenance"},
-    "worker.tasks.requeue_stalled_finetunes": {"queue": "maintenance"},
-    "worker.tasks.deliver_callback": {"queue": "maintenance"},  # API callbacks: short, never behind photos
-    "worker.tasks.resend_lost_callbacks": {"queue": "maintenance"},
-}
 CELERY_TASK_DEFAULT_QUEUE = "inference"
 CELERY_TASK_ALWAYS_EAGER = False
 
@@ -279,27 +248,7 @@ CACHES = {
     }
 }
 
-JOB_REAPER_INTERVAL = env_float("JOB_REAPER_INTERVAL", 30)  # seconds between runs of the stalled-job reaper
-CELERY_BEAT_SCHEDULE = {
-    # Requeue colorization jobs whose worker died or whose message Redis lost.
-    "requeue-stalled-jobs": {
-        "task": "worker.tasks.requeue_stalled_jobs",
-        "schedule": JOB_REAPER_INTERVAL,
-        "options": {"expires": JOB_REAPER_INTERVAL},  # never pile up while no worker consumes them
-    },
-    # Show fine-tuning jobs whose training worker died as interrupted (resumable), never "running".
-    "requeue-stalled-finetunes": {
-        "task": "worker.tasks.requeue_stalled_finetunes",
-        "schedule": JOB_REAPER_INTERVAL,
-        "options": {"expires": JOB_REAPER_INTERVAL},
-    },
-    # Send again the API callbacks whose task message Redis lost.
-    "resend-lost-callbacks": {
-        "task": "worker.tasks.resend_lost_callbacks",
-        "schedule": JOB_REAPER_INTERVAL,
-        "options": {"expires": JOB_REAPER_INTERVAL},
-    },
-}
+JOB_REAPER_INTERVAL = env_float("JOB_REAPER_INTERVAL", 30)  # seconds between runs of the reapers (core.queue: the beat schedule)
 
 # --- Uploads and colorization jobs ------------------------------------------------------
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 25 * 1024 * 1024)  # per file

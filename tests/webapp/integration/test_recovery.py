@@ -104,7 +104,7 @@ def test_a_backlog_of_long_jobs_never_starves_the_stalled_job_reaper(alice, tiny
                 busy.wait(120)
                 wait_for(lambda: " ready." in maintenance.log.read_text(errors="replace"), timeout=120,
                          message="the maintenance worker to start")
-                entry = settings.CELERY_BEAT_SCHEDULE["requeue-stalled-jobs"]
+                entry = app.conf.beat_schedule["requeue-stalled-jobs"]
                 app.send_task(entry["task"], expires=interval)  # what beat sends every interval
 
                 wait_for(lambda: states([stalled]) == ["queued"], timeout=2 * interval,
