@@ -48,6 +48,7 @@ def test_it_checks_hints_and_says_what_is_wrong():
     assert parse_hints("", 96, 64) == []
     bad = {"not JSON": "[{", "not a list": '{"x": 1}', "outside": [{**RED, "x": 96}],
            "negative": [{**RED, "y": -1}], "not a number": [{**RED, "x": "3"}], "a bool": [{**RED, "x": True}],
+           "a huge number": '[{"x": 1' + "0" * 400 + ', "y": 1, "color": "#000000"}]',
            "no colour": [{"x": 1, "y": 1}], "a named colour": [{**RED, "color": "red"}],
            "an extra key": [{**RED, "size": 9}], "too many": [RED] * (MAX_HINTS + 1), "huge": "[" + " " * 10_000 + "]"}
     for name, value in bad.items():

@@ -37,7 +37,7 @@ def parse_hints(value, width: int, height: int) -> list[dict]:
         if not isinstance(hint, dict) or set(hint) != {"x", "y", "color"}:
             raise InvalidHints(f"Colour hint {number} must have exactly x, y and color.")
         x, y, colour = hint["x"], hint["y"], hint["color"]
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (x, y)):
+        if not all(_finite_number(v) for v in (x, y)):
             raise InvalidHints(f"Colour hint {number}: x and y must be numbers.")
         if not (0 <= x < width and 0 <= y < height):
             raise InvalidHints(f"Colour hint {number} at ({x:g}, {y:g}) is outside the {width} × {height} photo.")
@@ -45,6 +45,15 @@ def parse_hints(value, width: int, height: int) -> list[dict]:
             raise InvalidHints(f"Colour hint {number}: color must look like #c81e28.")
         hints.append({"x": round(float(x), 1), "y": round(float(y), 1), "color": colour.lower()})
     return hints
+
+
+def _finite_number(value) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def engine_hints(stored: list[dict]) -> list[tuple[float, float, tuple[int, int, int]]]:
