@@ -14,6 +14,7 @@ from colorizer.model import GeneratorConfig, build_generator
 from .conftest import TINY, TINY_HINTS, colour_photo, hint_pass_through_generator, tiny_generator
 
 TINY_RESNET = GeneratorConfig(arch="resnet18", decoder_widths=(16, 16, 8, 8, 8), dropout=0.0)
+TINY_LITE = GeneratorConfig(arch="efficientnet_lite0", decoder_widths=(16, 16, 8, 8, 8), dropout=0.0, head="bins")
 
 
 def hint_capable_copy(generator, config):
@@ -23,7 +24,7 @@ def hint_capable_copy(generator, config):
     return hinted.eval()
 
 
-@pytest.mark.parametrize("config", [TINY, TINY_RESNET], ids=["unet", "resnet18"])
+@pytest.mark.parametrize("config", [TINY, TINY_RESNET, TINY_LITE], ids=["unet", "resnet18", "efficientnet_lite0-bins"])
 def test_it_starts_a_hint_capable_generator_identical_to_the_one_it_came_from(config):
     torch.manual_seed(0)
     original = build_generator(config, load_pretrained=False).eval()
