@@ -13,7 +13,7 @@ no hints, which a hint-capable generator treats exactly as the generator it star
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -135,7 +135,7 @@ def with_hint_inputs(state: dict[str, torch.Tensor], config) -> dict[str, torch.
     if not config.hints:
         raise ValueError("with_hint_inputs needs a hint-capable config")
     with torch.device("meta"):
-        target = build_generator(replace(config), load_pretrained=False).state_dict()
+        target = build_generator(config, load_pretrained=False).state_dict()
     result = {}
     for name, meta in target.items():
         old = state.get(name)
@@ -146,8 +146,8 @@ def with_hint_inputs(state: dict[str, torch.Tensor], config) -> dict[str, torch.
             grown = torch.zeros(meta.shape, dtype=old.dtype)
             grown[:, :old.shape[1]] = old
             result[name] = grown
-        elif old is None:
-            result[name] = torch.zeros(meta.shape, dtype=meta.dtype if meta.dtype.is_floating_point else torch.long)
+        elif old is None:  # the pretrained encoder's hint convolution
+            result[name] = torch.zeros(meta.shape, dtype=meta.dtype)
         else:
             raise ValueError(f"{name}: weights of shape {tuple(old.shape)} do not fit {tuple(meta.shape)}")
     return result
