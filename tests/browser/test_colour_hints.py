@@ -73,6 +73,9 @@ def test_it_places_a_hint_sends_it_and_draws_it_on_the_result(live_app, page):
     expect(page).to_have_url(live_app + job.get_absolute_url())
     expect(page.locator('[data-hint-dot="#c81e28"]')).to_have_count(1)  # the marker on this result
     expect(page.locator("[data-downloads]")).to_be_visible(timeout=90_000)  # the result arrives live
+    slider = page.get_by_role("slider", name="Compare original and colorized")  # still works under the markers
+    slider.press("End")
+    expect(slider).to_have_attribute("aria-valuenow", "100")
     # "Colorize again" starts from the result's hints.
     expect(page.get_by_role("button", name="Hint 1,", exact=False)).to_have_count(1)
 
