@@ -27,8 +27,8 @@ class ColorizationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Colorization
-        fields = ["id", "photo_id", "state", "message", "attempts", "render_size", "seed", "intensity", "hints", "model",
-                  "model_version", "created_at", "started_at", "finished_at", "duration_seconds", "url",
+        fields = ["id", "photo_id", "state", "message", "attempts", "render_size", "seed", "intensity", "hints",
+                  "model", "model_version", "created_at", "started_at", "finished_at", "duration_seconds", "url",
                   "result_png_url", "result_jpeg_url"]
         read_only_fields = fields
 
@@ -112,7 +112,8 @@ class ColorizationRequestSerializer(serializers.Serializer):
     intensity = serializers.FloatField(required=False, default=1.0, min_value=0.5, max_value=1.5)
     hints = serializers.JSONField(required=False, default=list,
                                   help_text="Colour hints, for a model version that takes them (see /api/v1/models/, "
-                                            "takes_hints): up to 64 of {\"x\": 120, \"y\": 80, \"color\": \"#c81e28\"}, "
+                                            "takes_hints): up to 64 of "
+                                            "{\"x\": 120, \"y\": 80, \"color\": \"#c81e28\"}, "
                                             "x and y in the upright photo's pixels.")
     callback_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
 
