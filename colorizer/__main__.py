@@ -4,7 +4,9 @@
     python -m colorizer nogan --train-dir photos/train --init colorizer/weights/default.safetensors --out-dir RUN
     python -m colorizer eval --weights runs/unet/generator.safetensors --data photos/val --baseline gray
     python -m colorizer eval --predictions runs/unet/predictions --data photos/val    # images made elsewhere
+    python -m colorizer eval --weights hints.safetensors --data photos/val --hints 0,1,5,10  # N true hints
     python -m colorizer colorize old.jpg colour.jpg [--weights W] [--render-size 256] [--seed 7]
+                                 [--hint 120,80,#c81e28 ...]    # a hint-capable model: colour hints
     python -m colorizer bench [--quick]
     python -m colorizer export --checkpoint runs/unet/checkpoints --out model.safetensors
 """
@@ -49,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--no-fid", action="store_true", help="skip FID (the Inception pass)")
     evaluate.add_argument("--limit", type=int, help="at most this many photos (a seeded subset)")
     evaluate.add_argument("--render-size", type=int, default=256)
+    evaluate.add_argument("--hints", type=lambda text: [int(n) for n in text.split(",")],
+                          help="a hint-capable generator: PSNR and AuC with each of these numbers of "
+                               "ground-truth 5x5 hints per photo, e.g. 0,1,5,10 (seeded places)")
     evaluate.add_argument("--batch-size", type=int, default=16)
     evaluate.add_argument("--device", default="auto")
 
@@ -60,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     colorize.add_argument("--render-size", type=int, default=256, help="network resolution, ~pixels per side")
     colorize.add_argument("--seed", type=int, help="keep dropout on with this seed: another variation")
     colorize.add_argument("--quality", type=int, default=92, help="JPEG quality")
+    colorize.add_argument("--hint", dest="hints", action="append", type=parse_hint, default=[],
+                          metavar="X,Y,#RRGGBB", help="a colour hint at pixel X,Y of the upright photo "
+                                                      "(repeatable; hint-capable models only)")
     colorize.add_argument("--device", default="auto")
 
     bench = commands.add_parser("bench", help="print speed figures")
@@ -107,6 +115,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dropout", type=float, default=g.dropout)
     parser.add_argument("--encoder-weights", help='pretrained encoder: "imagenet" (efficientnet_lite0) or a file')
     parser.add_argument("--init-generator", help="fine-tune this generator .safetensors")
+    parser.add_argument("--hints", action="store_true", help="train a hint-capable generator: one without "
+                                                             "hint inputs gains them, zero-initialised")
     parser.add_argument("--l1-epochs", type=int, default=d.l1_epochs, help="stage 1: L1 only")
     parser.add_argument("--gan-epochs", type=int, default=d.gan_epochs, help="stage 2: GAN + lambda * L1")
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
@@ -138,7 +148,7 @@ def run_train(args) -> int:
         generator=GeneratorConfig(arch=args.arch, base_width=args.base_width, num_downs=args.num_downs,
                                   dropout=args.dropout, encoder_weights=args.encoder_weights,
                                   decoder_widths=args.decoder_widths),
-        init_generator=args.init_generator, l1_epochs=args.l1_epochs, gan_epochs=args.gan_epochs,
+        init_generator=args.init_generator, hints=args.hints, l1_epochs=args.l1_epochs, gan_epochs=args.gan_epochs,
         batch_size=args.batch_size, lr=args.lr, beta1=args.beta1, lambda_l1=args.lambda_l1, gan_mode=args.gan_mode,
         ema_decay=args.ema_decay, max_steps=args.max_steps, seed=args.seed, device=args.device,
         compile=args.compile, num_workers=args.num_workers, cache_images=args.cache_images,
@@ -203,6 +213,17 @@ def run_temperature(args) -> int:
 def run_eval(args) -> int:
     from colorizer.evaluate import evaluate, evaluate_predictions, format_table
 
+    if args.hints is not None:
+        if args.predictions:
+            raise ValueError("--hints scores a generator (--weights), not predictions")
+        from colorizer.hint_eval import evaluate_hints, format_hint_table
+
+        result = evaluate_hints(args.weights, args.data, args.hints, limit=args.limit, render_size=args.render_size,
+                                device=args.device, progress=True)
+        print(format_hint_table(result))
+        if args.json_out:
+            Path(args.json_out).write_text(json.dumps(result, indent=1))
+        return 0
     if args.predictions:
         result = evaluate_predictions(args.predictions, args.data, baseline=args.baseline, fid=not args.no_fid,
                                       limit=args.limit, batch_size=args.batch_size, device=args.device, progress=True)
@@ -214,6 +235,18 @@ def run_eval(args) -> int:
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=1))
     return 0
+
+
+def parse_hint(text: str) -> tuple[float, float, tuple[int, int, int]]:
+    """"X,Y,#RRGGBB" -> (x, y, (r, g, b))."""
+    try:
+        x, y, colour = text.split(",")
+        colour = colour.strip().lstrip("#")
+        if len(colour) != 6:
+            raise ValueError
+        return float(x), float(y), tuple(int(colour[i:i + 2], 16) for i in (0, 2, 4))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a hint is X,Y,#RRGGBB (got {text!r})") from None
 
 
 def run_colorize(args) -> int:
@@ -232,10 +265,12 @@ def run_colorize(args) -> int:
         target.mkdir(parents=True, exist_ok=True)
     else:
         pairs = [(source, target)]
+    if args.hints and len(pairs) != 1:
+        raise ValueError("--hint places a colour on one photo: give a file, not a folder")
     colorizer = Colorizer.load(weights, device=args.device)
     for src, dst in pairs:
         with Image.open(src) as image:
-            result = colorizer.colorize(image, render_size=args.render_size, seed=args.seed)
+            result = colorizer.colorize(image, render_size=args.render_size, seed=args.seed, hints=args.hints)
         if dst.suffix.lower() in (".jpg", ".jpeg"):
             result.convert("RGB").save(dst, quality=args.quality)  # JPEG has no alpha
         else:

@@ -3,6 +3,10 @@
     colorizer = Colorizer.load("model.safetensors")
     result = colorizer.colorize(Image.open("old.jpg"))               # PIL RGB, same size
     variant = colorizer.colorize(Image.open("old.jpg"), seed=7)      # dropout noise on
+    hinted = colorizer.colorize(Image.open("old.jpg"), hints=[(120, 80, (200, 30, 40))])  # a hint-capable model
+
+Hints (colorizer.hints) are (x, y, (r, g, b)): a point of the upright photo (after its EXIF
+orientation) and the sRGB colour it should have; they are mapped to the render size.
 
 The network runs at a render size (default 256 px, about that many pixels per side,
 aspect kept) on a reduced copy of the photo; its ab prediction is upsampled to the
@@ -17,7 +21,7 @@ import math
 import os
 import threading
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable
+from typing import BinaryIO, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -26,6 +30,7 @@ from PIL import Image, ImageOps
 
 from colorizer import color
 from colorizer.checkpoint import load_generator
+from colorizer.hints import HintError, check_hints, encode_hints
 from colorizer.model import GeneratorConfig, build_generator
 from colorizer.precision import autocast
 
@@ -143,23 +148,37 @@ class Colorizer:
 
     # ------------------------------------------------------------------------------
 
+    @property
+    def takes_hints(self) -> bool:
+        return bool(self.config.hints)
+
     def colorize(self, image: Image.Image, render_size: int = DEFAULT_RENDER_SIZE, seed: int | None = None,
-                 intensity: float = 1.0) -> Image.Image:
+                 intensity: float = 1.0, hints: Sequence | None = None) -> Image.Image:
         """A full-resolution colour version of `image` (RGB, or RGBA when it had alpha).
 
         `intensity` scales the predicted a/b before they are merged with the photo's own luminance:
-        below 1 for quieter colours, above 1 for stronger ones; the luminance stays exact either way."""
-        return self.colorize_batch([image], render_size=render_size, seed=seed, intensity=intensity)[0]
+        below 1 for quieter colours, above 1 for stronger ones; the luminance stays exact either way.
+        `hints`: [(x, y, (r, g, b)), ...] in upright photo pixels and sRGB 0-255 (hint-capable models
+        only; colorizer.hints.HintError, a ValueError, says what is wrong with unusable ones)."""
+        return self.colorize_batch([image], render_size=render_size, seed=seed, intensity=intensity,
+                                   hints=[hints])[0]
 
     def colorize_batch(self, images: Iterable[Image.Image], render_size: int = DEFAULT_RENDER_SIZE,
                        seed: int | None = None, batch_size: int | None = None,
-                       intensity: float = 1.0) -> list[Image.Image]:
-        """Colorize several photos; those sharing a network size run as one batch."""
+                       intensity: float = 1.0, hints: Sequence[Sequence | None] | None = None) -> list[Image.Image]:
+        """Colorize several photos; those sharing a network size run as one batch. `hints`: one list
+        (or None) per photo."""
         if not MIN_RENDER_SIZE <= render_size <= MAX_RENDER_SIZE:
             raise ValueError(f"render size must be between {MIN_RENDER_SIZE} and {MAX_RENDER_SIZE}")
         if not MIN_INTENSITY <= intensity <= MAX_INTENSITY:
             raise ValueError(f"colour intensity must be between {MIN_INTENSITY} and {MAX_INTENSITY}")
         prepared = [prepare_image(image) for image in images]
+        per_photo = list(hints) if hints is not None else [None] * len(prepared)
+        if len(per_photo) != len(prepared):
+            raise HintError("give one list of hints per photo")
+        checked = [check_hints(h, tuple(item.levels.shape)) for h, item in zip(per_photo, prepared)]
+        if any(checked) and not self.takes_hints:
+            raise HintError("this model does not take colour hints")
         batch_size = batch_size or (64 if self.device.type == "cuda" else 4)
         groups: dict[tuple[int, int], list[int]] = {}
         for index, item in enumerate(prepared):
@@ -170,16 +189,25 @@ class Colorizer:
             for start in range(0, len(indices), batch_size):
                 chunk = indices[start:start + batch_size]
                 L = torch.stack([network_input(prepared[i], size) for i in chunk])  # (B, 1, h, w)
-                ab = self.predict_ab(L, seed=seed)  # (B, 2, h, w) Lab units
+                hint_maps = None
+                if any(checked[i] for i in chunk):
+                    hint_maps = torch.stack([encode_hints(checked[i], tuple(prepared[i].levels.shape), size)
+                                             for i in chunk])  # (B, 3, h, w)
+                ab = self.predict_ab(L, seed=seed, hints=hint_maps)  # (B, 2, h, w) Lab units
                 for row, i in enumerate(chunk):
                     results[i] = self._compose(prepared[i], ab[row] * intensity if intensity != 1.0 else ab[row])
         return results
 
-    def predict_ab(self, L: torch.Tensor, seed: int | None = None) -> torch.Tensor:
-        """Normalised L (B, 1, h, w) -> a/b in Lab units (B, 2, h, w), float32 on the CPU."""
+    def predict_ab(self, L: torch.Tensor, seed: int | None = None, hints: torch.Tensor | None = None
+                   ) -> torch.Tensor:
+        """Normalised L (B, 1, h, w) and hints (B, 3, h, w) or None -> a/b in Lab units (B, 2, h, w),
+        float32 on the CPU."""
         with self._lock, torch.inference_mode(), self._noise(seed), autocast(self.device):
             x = L.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            ab = self.generator(x)
+            if hints is None:
+                ab = self.generator(x)
+            else:
+                ab = self.generator(x, hints.to(self.device).contiguous(memory_format=torch.channels_last))
         return color.denormalize_ab(ab.float()).cpu()
 
     # ------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ The U-Net on a pretrained backbone lives in colorizer/pretrained_unet.py; build_
 builds either kind from a GeneratorConfig.
 
 All generators map the L channel, normalised to [-1, 1], to the a/b channels, normalised to
-[-1, 1] by a tanh: (B, 1, H, W) -> (B, 2, H, W). H and W must be multiples of
+[-1, 1] by a tanh: (B, 1, H, W) -> (B, 2, H, W). A hint-capable one (GeneratorConfig.hints) also
+takes a hint tensor (B, 3, H, W) (colorizer.hints): forward(L, hints); None means no hints. H and W must be multiples of
 `GeneratorConfig.size_multiple`.
 """
 
@@ -36,6 +37,7 @@ class GeneratorConfig:
     head: str = "tanh"  # pretrained-encoder U-Net output: "tanh" (a/b regression) or "bins" (a/b classification)
     bin_step: int = 10  # bins head: side of the quantised a/b cells in Lab units (Zhang et al. 2016: 10)
     temperature: float = 0.38  # bins head: annealed-mean temperature; 1 = the mean, -> 0 the mode
+    hints: bool = False  # takes user colour hints: (a, b, mask) beside L (colorizer.hints; Zhang et al. 2017)
 
     def __post_init__(self):
         if self.arch not in ARCHITECTURES:
@@ -138,7 +140,11 @@ class UNetGenerator(nn.Module):
         block = UNetSkipBlock(w * 4, w * 8, submodule=block)
         block = UNetSkipBlock(w * 2, w * 4, submodule=block)
         block = UNetSkipBlock(w, w * 2, submodule=block)
-        self.model = UNetSkipBlock(config.out_channels, w, in_channels=config.in_channels, submodule=block,
+        # Hints are concatenated after L: the first conv's extra input channels (zero when made from
+        # a generator without hints, colorizer.hints.with_hint_inputs) see (a, b, mask).
+        self.hints = config.hints
+        in_channels = config.in_channels + (3 if config.hints else 0)
+        self.model = UNetSkipBlock(config.out_channels, w, in_channels=in_channels, submodule=block,
                                    outermost=True)
 
     @staticmethod
@@ -150,7 +156,10 @@ class UNetGenerator(nn.Module):
         for module in dropouts[keep:]:
             module.p = 0.0
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) -> (B, 2, H, W)
+    def forward(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:  # -> (B, 2, H, W)
+        if self.hints:  # L (B, 1, H, W), hints (B, 3, H, W)
+            hints = torch.zeros_like(L).expand(-1, 3, -1, -1) if hints is None else hints.to(L.dtype)
+            L = torch.cat([L, hints], dim=1)  # (B, 4, H, W)
         return self.model(L)
 
 

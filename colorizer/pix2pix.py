@@ -81,14 +81,16 @@ class Pix2Pix:
         loss_G.backward()
         return loss_G_GAN.detach(), loss_G_L1.detach()
 
-    def optimize(self, L: torch.Tensor, real_ab: torch.Tensor, adversarial: bool = True) -> torch.Tensor:
-        """One step on a batch: L (B, 1, S, S), real ab (B, 2, S, S), both normalised.
+    def optimize(self, L: torch.Tensor, real_ab: torch.Tensor, adversarial: bool = True,
+                 hints: torch.Tensor | None = None) -> torch.Tensor:
+        """One step on a batch: L (B, 1, S, S), real ab (B, 2, S, S), both normalised; a hint-capable
+        G also gets the simulated hints (B, 3, S, S) (colorizer.hints.sample_hints).
         Returns the losses (4,) D_real, D_fake, G_GAN, G_L1 (zeros for D in stage 1), on the device."""
         if self.channels_last:
             L = L.contiguous(memory_format=torch.channels_last)
             real_ab = real_ab.contiguous(memory_format=torch.channels_last)
         with self.autocast():
-            fake_ab = self.G_forward(L)  # (B, 2, S, S)
+            fake_ab = self.G_forward(L) if hints is None else self.G_forward(L, hints)  # (B, 2, S, S)
         zero = torch.zeros((), device=L.device)
         loss_D_real = loss_D_fake = zero
         if adversarial:

@@ -21,6 +21,7 @@ class ResNet18Encoder(nn.Module):
     """torchvision ResNet18 trunk; features at strides 2, 4, 8, 16, 32."""
 
     channels = (64, 64, 128, 256, 512)
+    stem_channels = 64  # the stem's output (stride 2), where hints enter
 
     def __init__(self, weights_path: str | None = None):
         super().__init__()
@@ -35,10 +36,11 @@ class ResNet18Encoder(nn.Module):
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
 
-    def forward(self, L: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, L: torch.Tensor, stem_delta: torch.Tensor | None = None) -> list[torch.Tensor]:
         x = ((L + 1) / 2).expand(-1, 3, -1, -1)  # gray [0, 1] as RGB
         x = (x - self.mean) / self.std
-        features = [self.stem(x)]  # (B, 64, H/2, W/2)
+        x = self.stem(x)  # (B, 64, H/2, W/2)
+        features = [x if stem_delta is None else x + stem_delta]
         x = self.pool(features[0])
         for layer in self.layers:
             x = layer(x)
@@ -54,6 +56,7 @@ class EfficientNetLite0Encoder(nn.Module):
     """
 
     channels = (16, 24, 40, 112, 1280)
+    stem_channels = 32  # the stem's output (stride 2), where hints enter
     _taps = (0, 2, 4, 10)  # block indices whose outputs are the stride 2, 4, 8, 16 skips
 
     def __init__(self, weights: str | None = None):
@@ -71,8 +74,9 @@ class EfficientNetLite0Encoder(nn.Module):
         self.blocks = net._blocks
         self.head = nn.Sequential(net._conv_head, net._bn1, nn.ReLU6(inplace=True))
 
-    def forward(self, L: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, L: torch.Tensor, stem_delta: torch.Tensor | None = None) -> list[torch.Tensor]:
         x = self.stem(L.expand(-1, 3, -1, -1))  # Lite models take RGB in [-1, 1], as L already is
+        x = x if stem_delta is None else x + stem_delta  # (B, 32, H/2, W/2)
         features = []
         for index, block in enumerate(self.blocks):
             x = block(x)
@@ -154,6 +158,17 @@ class PretrainedUNet(nn.Module):
             in_channels = width
         self.decoder = nn.ModuleList(blocks)
         self.temperature = config.temperature
+        self.hint_in = None
+        if config.hints:
+            # Hints (a, b, mask) enter through a zero-initialised 3x3 stride-2 conv added to the stem's
+            # output, not as extra input channels: the frozen ImageNet encoder still sees exactly the
+            # gray photo it was trained on, and zeros make the network start as the one it came from.
+            # At stride 2 a hint is still local, and every encoder and decoder layer after it can spread
+            # it over its region (the paper's global propagation); adding to the decoder's skips instead
+            # would leave the deep encoder, which decides what is one object, blind to the hints.
+            self.hint_in = nn.Conv2d(3, self.encoder.stem_channels, 3, stride=2, padding=1)
+            nn.init.zeros_(self.hint_in.weight)
+            nn.init.zeros_(self.hint_in.bias)
         if config.head == "bins":
             from colorizer.bins import ColourBins
 
@@ -182,5 +197,11 @@ class PretrainedUNet(nn.Module):
         ab = self.bins.annealed_mean(head_output, temperature or self.temperature)
         return F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) -> (B, 2, H, W)
-        return self.to_ab(self.decode(self.encoder(L), L), L.shape[-2:])
+    def encode(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """L (B, 1, H, W) and, for a hint-capable network, hints (B, 3, H, W) -> features, strides 2..32."""
+        if self.hint_in is None or hints is None:
+            return self.encoder(L)
+        return self.encoder(L, stem_delta=self.hint_in(hints.to(L.dtype)))  # (B, C, H/2, W/2)
+
+    def forward(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:  # -> (B, 2, H, W)
+        return self.to_ab(self.decode(self.encode(L, hints), L), L.shape[-2:])

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from colorizer.checkpoint import load_checkpoint, recover_checkpoint, save_checkpoint, save_generator
 from colorizer.color import rgb_to_model_pair
 from colorizer.data import augment, epoch_order
+from colorizer.hints import sample_hints
 from colorizer.inference import pick_device
 from colorizer.monitor import Pace, mean_losses, plot_curves, sample_grid, trim_log, validate, write_log
 from colorizer.train_config import Stage, TrainConfig, TrainResult, TrainState, stages
@@ -121,7 +122,8 @@ class Trainer:
         for images in self.data.photos.batches(order, self.data.batch_size, skip=self.state.step_in_epoch):
             rgb = augment(images, self.data.augmentation, self.augment_rng)  # (B, 3, S, S) in [0, 1]
             L, real_ab = rgb_to_model_pair(rgb)  # (B, 1, S, S), (B, 2, S, S)
-            loss_sums += self.model.optimize(L, real_ab, adversarial=stage.adversarial)
+            hints = sample_hints(real_ab, self.augment_rng) if self.config.generator.hints else None  # (B, 3, S, S)
+            loss_sums += self.model.optimize(L, real_ab, adversarial=stage.adversarial, hints=hints)
             self.state.count_step()
             if self.ema is not None:
                 self.ema.update(self.model.G, self.state.global_step)
@@ -275,7 +277,8 @@ class Trainer:
         generator_config = self.config.generator
         save_generator(path, self.exported_generator().state_dict(), generator_config.to_dict(), extra={
             "trained_by": "colorizer.train", "arch": generator_config.arch, "train_dir": str(self.config.train_dir),
-            "init_generator": self.config.init_generator, "images": len(self.data.photos),
+            "init_generator": self.config.init_generator, "hints": generator_config.hints,
+            "images": len(self.data.photos),
             "image_size": self.config.image_size, "epochs": len(self.state.history),
             "global_step": self.state.global_step, "ema": self.ema is not None, "val": val,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")})

@@ -28,6 +28,8 @@ class TrainConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)  # ignored when resuming or init_generator
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)  # the 70x70 PatchGAN
     init_generator: str | None = None  # generator .safetensors to fine-tune from; its config wins over `generator`
+    hints: bool = False  # make the generator hint-capable (colorizer.hints): one without hint inputs gains them,
+    #                      zero-initialised; a hint-capable generator trains on simulated hints either way
     # optimisation
     l1_epochs: int = 0  # stage 1: the generator alone on L1 (the paper pre-trains its ResNet18 U-Net so)
     gan_epochs: int = 20  # stage 2: alternating D and G steps on GAN + lambda_l1 * L1

@@ -15,6 +15,7 @@ import torch
 
 from colorizer.checkpoint import load_generator
 from colorizer.data import Augmentation, TrainingPhotos, cache_bytes, load_photo, scan_images
+from colorizer.hints import with_hint_inputs
 from colorizer.model import GeneratorConfig, build_discriminator, build_generator
 from colorizer.pix2pix import EMA, Pix2Pix
 
@@ -45,6 +46,10 @@ def resolve_generator(config: TrainConfig, checkpoint_dir: Path | None) -> tuple
         source = checkpoint_dir / "generator.safetensors" if checkpoint_dir is not None else config.init_generator
         init_weights, generator_dict, _ = load_generator(source)
         generator_config = GeneratorConfig.from_dict(generator_dict)
+    if config.hints and not generator_config.hints:  # a given generator gains hint inputs, zero: it starts as itself
+        generator_config = GeneratorConfig.from_dict({**generator_config.to_dict(), "hints": True})
+        if init_weights is not None:
+            init_weights = with_hint_inputs(init_weights, generator_config)
     crop_size = config.crop_size or config.image_size
     for name, size in (("image_size", config.image_size), ("crop_size", crop_size)):
         if size % generator_config.size_multiple:

@@ -24,3 +24,21 @@ def register_tiny_model(name: str = "Tiny", activate: bool = True, seed: int = 0
 
     return register_version(File(io.BytesIO(tiny_generator_bytes(seed)), name="tiny.safetensors"), name=name,
                             activate=activate)
+
+
+def hint_generator_bytes() -> bytes:
+    """A real hint-capable generator file, set by hand so that hints pass through: its colour is the hint's
+    where a hint is, gray elsewhere (tests.colorizer.conftest.hint_pass_through_generator)."""
+    from colorizer.checkpoint import save_generator
+    from tests.colorizer.conftest import TINY_HINTS, hint_pass_through_generator
+
+    buffer = io.BytesIO()
+    save_generator(buffer, hint_pass_through_generator().state_dict(), TINY_HINTS.to_dict())
+    return buffer.getvalue()
+
+
+def register_hint_model(name: str = "Hints", activate: bool = True):
+    from webapp.registry.services import register_version
+
+    return register_version(File(io.BytesIO(hint_generator_bytes()), name="hints.safetensors"), name=name,
+                            activate=activate)

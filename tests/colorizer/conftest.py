@@ -53,3 +53,25 @@ def tiny_weights(tmp_path):
     path = tmp_path / "tiny.safetensors"
     save_generator(path, tiny_generator().state_dict(), TINY.to_dict(), extra={"name": "tiny"})
     return path
+
+
+TINY_HINTS = GeneratorConfig(base_width=8, num_downs=5, hints=True)
+
+
+def hint_pass_through_generator():
+    """A tiny hint-capable U-Net set by hand so that its a/b is tanh(the hinted a/b) on hinted 2x2 blocks
+    and 0 (gray) elsewhere: the outermost conv averages (+a, -a, +b, -b) over each 2x2 block (ReLU keeps
+    the signs apart), the last transposed conv spreads them back; every other weight is zero."""
+    generator = build_generator(TINY_HINTS).eval()
+    with torch.no_grad():
+        for tensor in generator.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.zero_()
+        down, up = generator.model.model[0], generator.model.model[3]  # (8, 4, 4, 4), (16, 2, 4, 4)
+        for channel, (source, sign) in enumerate([(1, 1.0), (1, -1.0), (2, 1.0), (2, -1.0)]):
+            down.weight[channel, source, 1:3, 1:3] = 0.25 * sign
+            up.weight[channel, channel // 2, 1:3, 1:3] = sign
+        for module in generator.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_var.fill_(1.0)
+    return generator

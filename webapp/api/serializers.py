@@ -27,8 +27,8 @@ class ColorizationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Colorization
-        fields = ["id", "photo_id", "state", "message", "attempts", "render_size", "seed", "intensity", "model",
-                  "model_version", "created_at", "started_at", "finished_at", "duration_seconds", "url",
+        fields = ["id", "photo_id", "state", "message", "attempts", "render_size", "seed", "intensity", "hints",
+                  "model", "model_version", "created_at", "started_at", "finished_at", "duration_seconds", "url",
                   "result_png_url", "result_jpeg_url"]
         read_only_fields = fields
 
@@ -110,6 +110,11 @@ class ColorizationRequestSerializer(serializers.Serializer):
                                              help_text="A model version number: the active one or a public one "
                                                        "(see /api/v1/models/). Default: the active one.")
     intensity = serializers.FloatField(required=False, default=1.0, min_value=0.5, max_value=1.5)
+    hints = serializers.JSONField(required=False, default=list,
+                                  help_text="Colour hints, for a model version that takes them (see /api/v1/models/, "
+                                            "takes_hints): up to 64 of "
+                                            "{\"x\": 120, \"y\": 80, \"color\": \"#c81e28\"}, "
+                                            "x and y in the upright photo's pixels.")
     callback_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
 
     def validate_render_size(self, value):
@@ -121,10 +126,11 @@ class ColorizationRequestSerializer(serializers.Serializer):
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="public_label", read_only=True)
+    takes_hints = serializers.BooleanField(read_only=True, help_text="It takes colour hints (`hints`).")
 
     class Meta:
         model = ModelVersion
-        fields = ["number", "name", "is_active"]
+        fields = ["number", "name", "is_active", "takes_hints"]
         read_only_fields = fields
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -204,8 +205,13 @@ class ColorizationCreate(APIView):
         seed = data.get("seed") or (services.new_variation_seed() if data["variation"] else None)
         rerun = RerunForm(photo, {"render_size": render_size, "variation": seed is not None,
                                   "model_version": version.pk if version else "",
-                                  "intensity": data["intensity"]}, user=request.user)
-        same = rerun.same_result() if rerun.is_valid() and data.get("seed") is None else None
+                                  "intensity": data["intensity"], "hints": json.dumps(data["hints"])},
+                           user=request.user)
+        valid = rerun.is_valid()
+        if "hints" in rerun.errors:
+            raise ValidationError({"hints": list(rerun.errors["hints"])})
+        hints = rerun.cleaned_data["hints"]
+        same = rerun.same_result() if valid and data.get("seed") is None else None
         if same is not None:
             with transaction.atomic():
                 callbacks.register(same, token_of(request), callback_url)
@@ -214,7 +220,7 @@ class ColorizationCreate(APIView):
         check_queue_room(request.user)
         with transaction.atomic():
             job = services.request_colorization(photo, render_size=render_size, seed=seed, version=version,
-                                                intensity=round(data["intensity"], 2))
+                                                intensity=round(data["intensity"], 2), hints=hints)
             callbacks.register(job, token_of(request), callback_url)
         return Response(ColorizationSerializer(job, context={"request": request}).data,
                         status=status.HTTP_201_CREATED)

@@ -15,6 +15,7 @@ from django.db import DatabaseError
 from webapp.core import jobs
 from webapp.core.jobs import JobState
 from webapp.photos import events, images
+from webapp.photos.hints import engine_hints
 from webapp.photos.models import Colorization
 from webapp.photos.services import send_task
 from webapp.registry.loader import NoActiveModel, get_colorizer
@@ -30,6 +31,10 @@ class TransientJobError(Exception):
 
 class MissingOriginal(Exception):
     """The stored original is gone: retrying cannot bring it back."""
+
+
+class HintsNotTaken(Exception):
+    """The job has colour hints and the version that runs it takes none (the active one changed since)."""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -52,7 +57,7 @@ def run_colorization(colorization_id) -> None:
             version, files = colorize(job)
     except NoActiveModel:
         fail(job, "No colorization model is active yet. Once an administrator activates one, re-run this photo.")
-    except (images.UnreadableImage, MissingOriginal) as exc:
+    except (images.UnreadableImage, MissingOriginal, HintsNotTaken) as exc:
         log.warning("colorization %s: %s", job.pk, exc)
         fail(job, str(exc))
     except Exception as exc:
@@ -91,7 +96,11 @@ def colorize(job: Colorization) -> tuple[ModelVersion, dict[str, str]]:
         raise MissingOriginal("The uploaded file of this photo is missing. Delete this photo and upload it again.")
     with handle:
         original = images.open_original(handle)
-    result = colorizer.colorize(original, render_size=job.render_size, seed=job.seed, intensity=job.intensity)
+    if job.hints and not colorizer.takes_hints:
+        raise HintsNotTaken(f"The model {version.public_label} does not take colour hints. "
+                            "Colorize again without hints, or with a model that takes them.")
+    result = colorizer.colorize(original, render_size=job.render_size, seed=job.seed, intensity=job.intensity,
+                                hints=engine_hints(job.hints) or None)
     base = f"results/{photo.pk}/{job.pk}"
     files = {}
     try:

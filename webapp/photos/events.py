@@ -35,6 +35,7 @@ def job_payload(job: Colorization) -> dict:
         "render_size": job.render_size,
         "seed": job.seed,
         "intensity": job.intensity,
+        "hints": job.hints,
         "model": job.model_label,
         "original_thumbnail_url": reverse("photos:thumbnail", args=[photo.pk]),
         "original_preview_url": reverse("photos:preview", args=[photo.pk]),

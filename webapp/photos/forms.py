@@ -2,6 +2,7 @@ from django import forms
 from django.conf import settings
 
 from webapp.core.jobs import JobState
+from webapp.photos.hints import InvalidHints, parse_hints, takes_hints
 from webapp.photos.models import Colorization, Photo
 from webapp.registry.models import ModelVersion
 from webapp.registry.services import active_version
@@ -24,6 +25,8 @@ class RerunForm(forms.Form):
         widget=forms.NumberInput(attrs={"type": "range", "min": "0.5", "max": "1.5", "step": "0.1"}),
         help_text="Quieter or stronger colours; the photo's light and shade stay exactly as they are.",
     )
+    # Colour hints, placed on the photo by static/js/hints.js: JSON [{x, y, color}] (webapp.photos.hints).
+    hints = forms.CharField(required=False, widget=forms.HiddenInput, strip=False)
 
     def __init__(self, photo: Photo, *args, user=None, **kwargs):
         self.photo = photo
@@ -51,6 +54,23 @@ class RerunForm(forms.Form):
     def offers_versions(self) -> bool:
         return "model_version" in self.fields
 
+    @property
+    def offers_hints(self) -> bool:
+        """Hints are offered when the active version takes them."""
+        return takes_hints(self.active)
+
+    def clean_hints(self) -> list[dict]:
+        try:
+            return parse_hints(self.cleaned_data.get("hints"), self.photo.width, self.photo.height)
+        except InvalidHints as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean(self):
+        data = super().clean()
+        if data.get("hints") and not takes_hints(data.get("model_version") or self.active):
+            self.add_error("hints", "This model does not take colour hints: remove them, or pick a model that does.")
+        return data
+
     def clean_intensity(self) -> float:
         value = self.cleaned_data.get("intensity")
         return 1.0 if value is None else round(value, 2)
@@ -75,6 +95,8 @@ class RerunForm(forms.Form):
         same = Colorization.objects.filter(photo=self.photo, render_size=data["render_size"], seed=None,
                                            intensity=data["intensity"]).exclude(state=JobState.FAILED)
         for job in same.order_by("-created_at"):
+            if job.hints != data.get("hints", []):
+                continue
             if (job.model_version_id or job.requested_version_id or (self.active and self.active.pk)) == (
                 version and version.pk
             ):

@@ -88,6 +88,8 @@ class Colorization(Job):
     )
     intensity = models.FloatField(default=1.0, help_text="Colour intensity: the predicted colour scaled by this "
                                   "before it is merged with the photo's own luminance (1: as the model made it).")
+    hints = models.JSONField(default=list, blank=True, help_text="Colour hints: [{x, y, color}] in the upright "
+                             "photo's pixels, color #rrggbb (webapp.photos.hints).")
     requested_version = models.ForeignKey(
         "registry.ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text="Empty: whichever version is active when the job runs.",
@@ -117,6 +119,13 @@ class Colorization(Job):
     @property
     def intensity_label(self) -> str:
         return "Standard" if self.intensity == 1.0 else f"{self.intensity:.1f}×"
+
+    @property
+    def hint_marks(self) -> list[dict]:
+        """Its colour hints as markers over the photo: left and top in percent of the upright photo."""
+        width, height = self.photo.width or 1, self.photo.height or 1
+        return [{"left": round(100 * h["x"] / width, 3), "top": round(100 * h["y"] / height, 3), "color": h["color"],
+                 "number": n} for n, h in enumerate(self.hints or [], start=1)]
 
     @property
     def is_variation(self) -> bool:

@@ -142,10 +142,12 @@ def accept_upload(owner, upload: UploadedFile) -> Photo:
 
 
 def request_colorization(photo: Photo, *, render_size: int, seed: int | None = None,
-                         version: ModelVersion | None = None, intensity: float = 1.0) -> Colorization:
-    """Queue a colorization of `photo`; its task is sent once the transaction commits."""
+                         version: ModelVersion | None = None, intensity: float = 1.0,
+                         hints: list[dict] | None = None) -> Colorization:
+    """Queue a colorization of `photo` (with colour hints already checked by webapp.photos.hints); its task
+    is sent once the transaction commits."""
     job = Colorization.objects.create(photo=photo, render_size=render_size, seed=seed, requested_version=version,
-                                      intensity=intensity)
+                                      intensity=intensity, hints=hints or [])
     job.photo = photo
     # Tell the page first: once the task is sent, a worker may already report "running". Each runs on its
     # own (robust: an error is logged): a failed event never keeps the task from being sent.

@@ -52,3 +52,8 @@ class ModelVersion(models.Model):
     def public_label(self) -> str:
         """Its name for the people who colorize photos (never the internal one)."""
         return f"v{self.number} {self.public_name}".strip() if self.public_name else f"v{self.number}"
+
+    @property
+    def takes_hints(self) -> bool:
+        """Its generator takes colour hints (the config read from its weights file says so)."""
+        return bool((self.config or {}).get("hints"))

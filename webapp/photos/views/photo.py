@@ -1,5 +1,6 @@
 """One photo's page: its results side by side with the original, colorizing it again, deleting it."""
 
+import json
 import uuid
 
 from django.contrib import messages
@@ -33,15 +34,16 @@ def detail(request, photo_id):
     return render_detail(request, photo, request.GET.get("result"))
 
 
-def render_detail(request, photo: Photo, wanted: str | None):
+def render_detail(request, photo: Photo, wanted: str | None, status: int = 200):
     runs = list(photo.colorizations.select_related("model_version", "photo").order_by("-created_at"))
     selected = select_result(runs, wanted)
     form = RerunForm(photo, initial={"render_size": selected.render_size if selected else None,
-                                     "intensity": selected.intensity if selected else 1.0}, user=request.user)
+                                     "intensity": selected.intensity if selected else 1.0,
+                                     "hints": json.dumps(selected.hints if selected else [])}, user=request.user)
     context = {"photo": photo, "runs": runs, "selected": selected, "form": form,
                "share_links": live_links(owner=request.user, photo=photo),
                "selected_payload": events.job_payload(selected) if selected else None}
-    return render(request, "photos/detail.html", context)
+    return render(request, "photos/detail.html", context, status=status)
 
 
 @login_required
@@ -55,6 +57,8 @@ def rerun(request, photo_id):
         for errors in form.errors.values():
             for error in errors:
                 messages.error(request, error)
+        if "hints" in form.errors:  # what a page of ours never sends: say so plainly, 400
+            return render_detail(request, photo, None, status=400)
         return redirect(photo.get_absolute_url())
     same = form.same_result()
     if same is not None:
@@ -64,7 +68,7 @@ def rerun(request, photo_id):
     seed = services.new_variation_seed() if form.cleaned_data["variation"] else None
     job = services.request_colorization(photo, render_size=form.cleaned_data["render_size"], seed=seed,
                                         version=form.cleaned_data.get("model_version"),
-                                        intensity=form.cleaned_data["intensity"])
+                                        intensity=form.cleaned_data["intensity"], hints=form.cleaned_data["hints"])
     messages.success(request, "Colorizing again. The new result appears here when it is ready.",
                      extra_tags=f"until-done job-{job.pk}")
     return redirect(job.get_absolute_url())
