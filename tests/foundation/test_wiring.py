@@ -100,6 +100,21 @@ def test_the_registry_never_imports_fine_tuning():
     assert offenders == []
 
 
+def test_the_engine_and_the_client_never_import_the_web_app():
+    offenders = [f"{path.relative_to(ROOT)} imports {name}" for package in ("colorizer", "hue_client")
+                 for path in (ROOT / package).rglob("*.py") for name in imports_of(path)
+                 if name.split(".")[0] in ("django", "rest_framework", "webapp", "worker", "celery")]
+    assert offenders == []
+
+
+def test_api_callbacks_go_to_the_maintenance_queue_and_are_resent_by_beat():
+    from webapp.core import queue
+    from worker.celery import app
+
+    assert app.amqp.router.route({}, queue.DELIVER_CALLBACK)["queue"].name == "maintenance"
+    assert queue.RESEND_LOST_CALLBACKS in {entry["task"] for entry in app.conf.beat_schedule.values()}
+
+
 def test_the_celery_app_is_named_after_the_product():
     from webapp.core.queue import app
     from worker import celery_app
