@@ -32,8 +32,8 @@ def evaluate_hints(model: Colorizer | str | os.PathLike, data_dir: str | os.Path
                    device: str = "auto", progress: bool = False) -> dict:
     """{"hints": {N: {"psnr", "auc"}}, ...}: means over the photos under `data_dir` for each hint count N."""
     colorizer = model if isinstance(model, Colorizer) else Colorizer.load(model, device=device)
-    if not colorizer.takes_hints:
-        raise ValueError("this generator does not take colour hints (its config has hints: false)")
+    if not colorizer.takes_hints and set(counts) != {0}:  # a model without hints is scored with none, to compare
+        raise ValueError("this generator does not take colour hints (its config has hints: false): use --hints 0")
     if any(not 0 <= n <= MAX_HINTS for n in counts):
         raise ValueError(f"hint counts must be between 0 and {MAX_HINTS}")
     scan = _scan_truth(data_dir, limit)
@@ -50,7 +50,7 @@ def evaluate_hints(model: Colorizer | str | os.PathLike, data_dir: str | os.Path
         for n in counts:
             places = torch.Generator().manual_seed(seed * 1_000_003 + index)  # the same places for every model
             hints = truth_hints(real_ab, n, places, side=TRUTH_PATCH)  # (1, 3, h, w)
-            ab = colorizer.predict_ab(L, hints=hints)[0]  # (2, h, w) Lab units
+            ab = colorizer.predict_ab(L, hints=hints if colorizer.takes_hints else None)[0]  # (2, h, w) Lab units
             output = _tensor(colorizer._compose(item, ab).convert("RGB"))
             scores[n]["psnr"].append(metrics.psnr(output, truth_rgb).item())
             scores[n]["auc"].append(metrics.ab_auc(metrics.delta_ab(color.rgb_to_lab(output), truth_lab)).item())

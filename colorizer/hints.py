@@ -19,17 +19,10 @@ from typing import Sequence
 import torch
 
 from colorizer import color
+from colorizer.hint_rules import MAX_HINTS, Hint, HintError, check_hints  # noqa: F401 (the engine's names)
 
-MAX_HINTS = 64  # the most hints one colorization takes
 HINT_CHANNELS = 3  # a, b, mask
 USER_PATCH = 3  # side, in network pixels, of the patch one user hint fills (the paper's training: 1-9)
-
-Hint = tuple[float, float, tuple[int, int, int]]  # (x, y, (r, g, b)): upright photo pixels, sRGB 0-255
-
-
-class HintError(ValueError):
-    """Hints that cannot be used: malformed, out of the photo, too many, or for a model without hint inputs."""
-
 
 @dataclass
 class HintSampling:
@@ -59,34 +52,6 @@ def sample_hints(real_ab: torch.Tensor, generator: torch.Generator, sampling: Hi
             hints[row, :2, patch[0], patch[1]] = real_ab[row, :, patch[0], patch[1]].mean(dim=(1, 2))[:, None, None]
             hints[row, 2, patch[0], patch[1]] = 1.0
     return hints
-
-
-def check_hints(hints: Sequence | None, size: tuple[int, int]) -> list[Hint]:
-    """User hints as clean tuples, checked against the upright photo's size (H, W); HintError if unusable."""
-    if hints is None:
-        return []
-    if isinstance(hints, (str, bytes)) or not isinstance(hints, Sequence):
-        raise HintError("hints must be a list of (x, y, (r, g, b))")
-    if len(hints) > MAX_HINTS:
-        raise HintError(f"at most {MAX_HINTS} hints per photo ({len(hints)} given)")
-    height, width = size
-    clean = []
-    for index, hint in enumerate(hints):
-        try:
-            x, y, rgb = hint
-            x, y = float(x), float(y)
-            r, g, b = rgb
-        except (TypeError, ValueError):
-            raise HintError(f"hint {index + 1} is not (x, y, (r, g, b))") from None
-        if not (math.isfinite(x) and math.isfinite(y) and 0 <= x < width and 0 <= y < height):
-            raise HintError(f"hint {index + 1} at ({x:g}, {y:g}) is outside the {width}x{height} photo")
-        channels = []
-        for value in (r, g, b):
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
-                raise HintError(f"hint {index + 1}'s colour must be three whole numbers from 0 to 255")
-            channels.append(value)
-        clean.append((x, y, tuple(channels)))
-    return clean
 
 
 def encode_hints(hints: Sequence[Hint], photo_size: tuple[int, int], network_size: tuple[int, int]) -> torch.Tensor:

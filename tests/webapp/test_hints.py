@@ -3,6 +3,7 @@ oversized), stored with the colorization, drawn on its page and run by the worke
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,10 +57,14 @@ def test_it_checks_hints_and_says_what_is_wrong():
             parse_hints(value, 96, 64)
 
 
-def test_the_engines_limit_and_the_web_apps_agree():
-    from colorizer.hints import MAX_HINTS as ENGINE_MAX_HINTS
+def test_the_web_app_checks_hints_without_loading_torch():
+    import subprocess
+    import sys
 
-    assert MAX_HINTS == ENGINE_MAX_HINTS
+    code = ("import sys; from webapp.photos.hints import parse_hints; parse_hints('[]', 9, 9); "
+            "sys.exit('torch' in sys.modules)")
+    root = Path(__file__).resolve().parents[2]
+    assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0
 
 
 def test_the_registry_reports_which_versions_take_hints(hint_model, tiny_model, alice):

@@ -260,3 +260,20 @@ def test_a_training_worker_killed_mid_job_leaves_it_interrupted_and_resume_finis
     assert min(steps) == 1 and steps[-1] == job.progress["total_steps"]  # the first session's points were kept
     assert [epoch["global_step"] for epoch in job.epoch_history] == [30, 60, 90]
     assert killed_at < job.progress["global_step"] == job.progress["total_steps"]
+
+
+def test_a_fine_tune_of_a_hint_capable_version_makes_one_that_takes_hints(staff_user, dataset, quick_training):
+    from tests.factories import register_hint_model
+
+    base = register_hint_model(name="Hints")
+    job = make_job(dataset, base, staff_user, gan_epochs=0)
+
+    training.run_job(str(job.pk))
+
+    job.refresh_from_db()
+    assert job.state == FineTuneState.DONE, job.message
+    version = job.result_version
+    assert version.takes_hints and version.base_version_id == base.pk
+    gray = Image.fromarray(np.tile(np.arange(80, dtype=np.uint8) * 3, (60, 1)), "L")
+    result = get_colorizer(version).colorize(gray, hints=[(40, 30, (200, 30, 40))])
+    assert (result.mode, result.size) == ("RGB", (80, 60))
