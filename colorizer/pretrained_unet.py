@@ -16,6 +16,12 @@ import torch.nn.functional as F
 if TYPE_CHECKING:
     from colorizer.model import GeneratorConfig
 
+# The hint convolution starts at zero, and Adam moves a weight by about lr per step whatever its
+# gradient's size: at a fine-tuning lr of 1e-4 it would still be near zero after an epoch (hints
+# measurably did nothing). Scaling its output lets it reach a useful size within a few hundred
+# steps, as a larger lr for this one layer would, without a second optimiser setting.
+HINT_GAIN = 20.0
+
 
 class ResNet18Encoder(nn.Module):
     """torchvision ResNet18 trunk; features at strides 2, 4, 8, 16, 32."""
@@ -167,7 +173,7 @@ class PretrainedUNet(nn.Module):
             # it over its region (the paper's global propagation); adding to the decoder's skips instead
             # would leave the deep encoder, which decides what is one object, blind to the hints.
             self.hint_in = nn.Conv2d(3, self.encoder.stem_channels, 3, stride=2, padding=1)
-            nn.init.zeros_(self.hint_in.weight)
+            nn.init.zeros_(self.hint_in.weight)  # its output is scaled by HINT_GAIN (see there)
             nn.init.zeros_(self.hint_in.bias)
         if config.head == "bins":
             from colorizer.bins import ColourBins
@@ -201,7 +207,7 @@ class PretrainedUNet(nn.Module):
         """L (B, 1, H, W) and, for a hint-capable network, hints (B, 3, H, W) -> features, strides 2..32."""
         if self.hint_in is None or hints is None:
             return self.encoder(L)
-        return self.encoder(L, stem_delta=self.hint_in(hints.to(L.dtype)))  # (B, C, H/2, W/2)
+        return self.encoder(L, stem_delta=HINT_GAIN * self.hint_in(hints.to(L.dtype)))  # (B, C, H/2, W/2)
 
     def forward(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:  # -> (B, 2, H, W)
         return self.to_ab(self.decode(self.encode(L, hints), L), L.shape[-2:])
