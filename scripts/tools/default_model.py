@@ -17,6 +17,11 @@ The metrics table of generators trained otherwise, from `python -m colorizer eva
     .venv/bin/python scripts/tools/default_model.py score --row interim-l1 "L1 only" runs/eval-l1.json \\
         --row interim-gan "then GAN" runs/eval-gan.json --chosen interim-l1
 
+Ship a generator trained otherwise as the default (its metadata's local paths cut to their last
+two parts; the metrics files are written by `score`):
+
+    .venv/bin/python scripts/tools/default_model.py install --generator runs/hints/generator.safetensors
+
 Before/after sheet of any generator(s):
 
     .venv/bin/python scripts/tools/default_model.py sheet --weights colorizer/weights/default.safetensors \\
@@ -72,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--chosen", required=True, help="the row that ships (version 1 takes its metrics)")
     score.add_argument("--docs", type=Path, default=ROOT / "docs", help="model_metrics.json/.md go here")
 
+    ship = commands.add_parser("install", help="copy one generator file to colorizer/weights/default.safetensors")
+    ship.add_argument("--generator", type=Path, required=True, help="an fp16 generator .safetensors")
+
     sheet = commands.add_parser("sheet", help="before/after sheet of real B&W photos for the model card")
     sheet.add_argument("--weights", type=Path, nargs="+", required=True,
                        help="a generator file, or several to show side by side in this order")
@@ -84,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        return {"train": run_train, "score": run_score, "sheet": run_sheet}[args.command](args)
+        return {"train": run_train, "score": run_score, "sheet": run_sheet,
+                "install": lambda args: install_generator(args.generator, ROOT) or 0}[args.command](args)
     except (ValueError, FileNotFoundError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -115,12 +124,8 @@ def run_train(args) -> int:
 
 def install(run: Path, root: Path) -> None:
     """The run's generator as the shipped model, its metrics (and sheet) beside the model card."""
-    generator = run / "generator.safetensors"
-    if generator.stat().st_size > MAX_DEFAULT_BYTES:
-        raise ValueError(f"{generator} is {generator.stat().st_size / 1e6:.1f} MB, over the "
-                         f"{MAX_DEFAULT_BYTES / 1e6:.0f} MB the repository ships")
-    copies = {generator: root / "colorizer" / "weights" / "default.safetensors",
-              run / "model_metrics.json": root / "docs" / "model_metrics.json",
+    install_generator(run / "generator.safetensors", root)
+    copies = {run / "model_metrics.json": root / "docs" / "model_metrics.json",
               run / "model_metrics.md": root / "docs" / "model_metrics.md"}
     if (run / "bw_samples_sheet.png").is_file():
         copies[run / "bw_samples_sheet.png"] = root / "docs" / "bw_samples_sheet.png"
@@ -130,6 +135,34 @@ def install(run: Path, root: Path) -> None:
         shutil.copyfile(source, temporary)
         os.replace(temporary, target)  # a reader never sees half a file
         print(f"installed {target}")
+
+
+def install_generator(generator: Path, root: Path) -> None:
+    """The generator as colorizer/weights/default.safetensors: fp16, under the size the repository
+    carries, and with the paths its metadata recorded cut to their last two parts (photos/train),
+    so the shipped file names no folder of the machine that trained it."""
+    import torch
+
+    from colorizer.checkpoint import load_generator, save_generator
+
+    if generator.stat().st_size > MAX_DEFAULT_BYTES:
+        raise ValueError(f"{generator} is {generator.stat().st_size / 1e6:.1f} MB, over the "
+                         f"{MAX_DEFAULT_BYTES / 1e6:.0f} MB the repository ships")
+    state, config, extra = load_generator(generator)
+    if any(t.is_floating_point() and t.dtype != torch.float16 for t in state.values()):
+        raise ValueError(f"{generator} is not fp16: export it with the engine (its runs write fp16 generators)")
+    extra = {key: portable_path(value) if key in ("train_dir", "val_dir", "init_generator") else value
+             for key, value in extra.items()}
+    target = root / "colorizer" / "weights" / "default.safetensors"
+    save_generator(target, state, config, extra=extra)
+    print(f"installed {target}")
+
+
+def portable_path(value):
+    """An absolute path as its last two parts (/home/me/photos/train -> photos/train); anything else as is."""
+    if isinstance(value, str) and Path(value).is_absolute():
+        return str(Path(*Path(value).parts[-2:]))
+    return value
 
 
 def run_score(args) -> int:

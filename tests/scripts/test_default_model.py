@@ -5,10 +5,13 @@ import json
 
 import pytest
 
-from colorizer.checkpoint import load_generator
+import torch
+
+from colorizer.checkpoint import load_generator, save_generator
 from colorizer.inference import Colorizer
 from scripts.tools import default_model
 from tests.colorizer.conftest import colour_photo
+from tests.factories import tiny_generator_bytes
 
 
 def train(photo_tree, run, *extra):
@@ -67,20 +70,25 @@ def test_a_smoke_run_is_never_installed(trained_run, photo_tree, capsys):
 def test_install_ships_the_generator_its_metrics_and_its_sheet(tmp_path):
     run, root = tmp_path / "run", tmp_path / "checkout"
     run.mkdir()
-    for name, data in {"generator.safetensors": b"weights", "model_metrics.json": b"{}",
-                       "model_metrics.md": b"# table", "bw_samples_sheet.png": b"png"}.items():
+    state, config, _ = load_generator(tiny_generator_bytes())
+    save_generator(run / "generator.safetensors", state, config,
+                   extra={"train_dir": str(tmp_path / "me" / "photos" / "train"), "epochs": 3})
+    for name, data in {"model_metrics.json": b"{}", "model_metrics.md": b"# table",
+                       "bw_samples_sheet.png": b"png"}.items():
         (run / name).write_bytes(data)
 
     default_model.install(run, root)
 
-    assert (root / "colorizer" / "weights" / "default.safetensors").read_bytes() == b"weights"
+    shipped, shipped_config, extra = load_generator(root / "colorizer" / "weights" / "default.safetensors")
+    assert shipped_config == config and all(torch.equal(shipped[key], state[key]) for key in state)
+    assert extra == {"train_dir": "photos/train", "epochs": 3}  # no folder of the training machine ships
     assert (root / "docs" / "model_metrics.md").read_bytes() == b"# table"
     assert (root / "docs" / "bw_samples_sheet.png").read_bytes() == b"png"
 
 
 def test_install_refuses_a_generator_too_big_to_ship(tmp_path, monkeypatch):
+    (tmp_path / "generator.safetensors").write_bytes(tiny_generator_bytes())
     monkeypatch.setattr(default_model, "MAX_DEFAULT_BYTES", 3)
-    (tmp_path / "generator.safetensors").write_bytes(b"four")
 
     with pytest.raises(ValueError, match="over the"):
         default_model.install(tmp_path, tmp_path / "checkout")
