@@ -13,6 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from colorizer.hint_spread import HintBlend
+
 if TYPE_CHECKING:
     from colorizer.model import GeneratorConfig
 
@@ -164,7 +166,7 @@ class PretrainedUNet(nn.Module):
             in_channels = width
         self.decoder = nn.ModuleList(blocks)
         self.temperature = config.temperature
-        self.hint_in = None
+        self.hint_in = self.hint_blend = None
         if config.hints:
             # Hints (a, b, mask) enter through a zero-initialised 3x3 stride-2 conv added to the stem's
             # output, not as extra input channels: the frozen ImageNet encoder still sees exactly the
@@ -172,9 +174,12 @@ class PretrainedUNet(nn.Module):
             # At stride 2 a hint is still local, and every encoder and decoder layer after it can spread
             # it over its region (the paper's global propagation); adding to the decoder's skips instead
             # would leave the deep encoder, which decides what is one object, blind to the hints.
+            # A learned gate also blends each hint's colour, spread by normalised convolution, into
+            # the output (colorizer.hint_spread): what a short fine-tune can learn.
             self.hint_in = nn.Conv2d(3, self.encoder.stem_channels, 3, stride=2, padding=1)
             nn.init.zeros_(self.hint_in.weight)  # its output is scaled by HINT_GAIN (see there)
             nn.init.zeros_(self.hint_in.bias)
+            self.hint_blend = HintBlend(widths[depth - 1])
         if config.head == "bins":
             from colorizer.bins import ColourBins
 
@@ -190,10 +195,15 @@ class PretrainedUNet(nn.Module):
         for "tanh", (B, Q, H/2, W/2) logits for "bins". `modules` (with .decoder and .head) stands
         in for this network's own, e.g. a moving average of them."""
         modules = modules or self
+        return modules.head(self.decode_features(features, L, modules))
+
+    def decode_features(self, features: list[torch.Tensor], L: torch.Tensor, modules: nn.Module | None = None
+                        ) -> torch.Tensor:
+        """The decoder's last features, which the head reads: (B, C, H, W), (B, C, H/2, W/2) for "bins"."""
         x = features[-1]
-        for block, skip in zip(modules.decoder, features[-2::-1] + [L]):
+        for block, skip in zip((modules or self).decoder, features[-2::-1] + [L]):
             x = block(x, skip)
-        return modules.head(x)
+        return x
 
     def to_ab(self, head_output: torch.Tensor, size: tuple[int, int], temperature: float | None = None
               ) -> torch.Tensor:
@@ -210,4 +220,8 @@ class PretrainedUNet(nn.Module):
         return self.encoder(L, stem_delta=HINT_GAIN * self.hint_in(hints.to(L.dtype)))  # (B, C, H/2, W/2)
 
     def forward(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:  # -> (B, 2, H, W)
-        return self.to_ab(self.decode(self.encode(L, hints), L), L.shape[-2:])
+        x = self.decode_features(self.encode(L, hints), L)
+        ab = self.to_ab(self.head(x), L.shape[-2:])  # (B, 2, H, W)
+        if self.hint_blend is not None and hints is not None:
+            ab = self.hint_blend(ab, x, hints)  # each hint's colour spread over its region (colorizer.hint_spread)
+        return ab

@@ -91,3 +91,5 @@ def test_true_hints_raise_the_scores_of_a_model_that_follows_them(tmp_path, phot
     plain = Colorizer(tiny_generator(), TINY, device="cpu")
     with pytest.raises(ValueError, match="does not take colour hints"):
         evaluate_hints(plain, photo_folder, counts=(1,))
+    baseline = evaluate_hints(plain, photo_folder, counts=(0,), render_size=64, limit=4)  # the row to compare with
+    assert set(baseline["hints"]) == {0} and np.isfinite(baseline["hints"][0]["auc"])
