@@ -117,6 +117,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init-generator", help="fine-tune this generator .safetensors")
     parser.add_argument("--hints", action="store_true", help="train a hint-capable generator: one without "
                                                              "hint inputs gains them, zero-initialised")
+    parser.add_argument("--hints-only", action="store_true", help="with --hints: train only the hint inputs, so "
+                                                                  "with no hints the generator stays as it was")
     parser.add_argument("--l1-epochs", type=int, default=d.l1_epochs, help="stage 1: L1 only")
     parser.add_argument("--gan-epochs", type=int, default=d.gan_epochs, help="stage 2: GAN + lambda * L1")
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
@@ -148,7 +150,8 @@ def run_train(args) -> int:
         generator=GeneratorConfig(arch=args.arch, base_width=args.base_width, num_downs=args.num_downs,
                                   dropout=args.dropout, encoder_weights=args.encoder_weights,
                                   decoder_widths=args.decoder_widths),
-        init_generator=args.init_generator, hints=args.hints, l1_epochs=args.l1_epochs, gan_epochs=args.gan_epochs,
+        init_generator=args.init_generator, hints=args.hints, hints_only=args.hints_only,
+        l1_epochs=args.l1_epochs, gan_epochs=args.gan_epochs,
         batch_size=args.batch_size, lr=args.lr, beta1=args.beta1, lambda_l1=args.lambda_l1, gan_mode=args.gan_mode,
         ema_decay=args.ema_decay, max_steps=args.max_steps, seed=args.seed, device=args.device,
         compile=args.compile, num_workers=args.num_workers, cache_images=args.cache_images,

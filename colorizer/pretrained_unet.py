@@ -167,6 +167,7 @@ class PretrainedUNet(nn.Module):
         self.decoder = nn.ModuleList(blocks)
         self.temperature = config.temperature
         self.hint_in = self.hint_blend = None
+        self.frozen_but_hints = False  # freeze_all_but_hints()
         if config.hints:
             # Hints (a, b, mask) enter through a zero-initialised 3x3 stride-2 conv added to the stem's
             # output, not as extra input channels: the frozen ImageNet encoder still sees exactly the
@@ -188,6 +189,24 @@ class PretrainedUNet(nn.Module):
         else:
             self.bins = None
             self.head = nn.Conv2d(in_channels, config.out_channels, kernel_size=3, padding=1)
+
+    def freeze_all_but_hints(self) -> "PretrainedUNet":
+        """Train only hint_in and hint_blend: every other weight, and every BatchNorm statistic (those
+        modules stay in eval mode), is kept, so with no hints the network computes what it came from."""
+        if self.hint_in is None:
+            raise ValueError("this generator takes no hints")
+        self.frozen_but_hints = True
+        for name, parameter in self.named_parameters():
+            parameter.requires_grad_(name.startswith(("hint_in.", "hint_blend.")))
+        return self.train(self.training)
+
+    def train(self, mode: bool = True) -> "PretrainedUNet":
+        super().train(mode)
+        if self.frozen_but_hints:  # dropout off and BatchNorm statistics fixed outside the hint modules
+            for name, child in self.named_children():
+                if not name.startswith("hint_"):
+                    child.eval()
+        return self
 
     def decode(self, features: list[torch.Tensor], L: torch.Tensor, modules: nn.Module | None = None
                ) -> torch.Tensor:

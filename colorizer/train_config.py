@@ -30,6 +30,8 @@ class TrainConfig:
     init_generator: str | None = None  # generator .safetensors to fine-tune from; its config wins over `generator`
     hints: bool = False  # make the generator hint-capable (colorizer.hints): one without hint inputs gains them,
     #                      zero-initialised; a hint-capable generator trains on simulated hints either way
+    hints_only: bool = False  # train only the hint inputs (pretrained-encoder generators): every other weight
+    #                           and BatchNorm statistic stays, so with no hints it is exactly the given generator
     # optimisation
     l1_epochs: int = 0  # stage 1: the generator alone on L1 (the paper pre-trains its ResNet18 U-Net so)
     gan_epochs: int = 20  # stage 2: alternating D and G steps on GAN + lambda_l1 * L1

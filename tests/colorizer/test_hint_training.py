@@ -93,3 +93,26 @@ def test_true_hints_raise_the_scores_of_a_model_that_follows_them(tmp_path, phot
         evaluate_hints(plain, photo_folder, counts=(1,))
     baseline = evaluate_hints(plain, photo_folder, counts=(0,), render_size=64, limit=4)  # the row to compare with
     assert set(baseline["hints"]) == {0} and np.isfinite(baseline["hints"][0]["auc"])
+
+
+def test_a_hints_only_fine_tune_keeps_every_other_weight_and_statistic(tmp_path, photo_folder):
+    from colorizer.model import GeneratorConfig, build_generator
+
+    lite = GeneratorConfig(arch="efficientnet_lite0", decoder_widths=(16, 16, 8, 8, 8))
+    base = tmp_path / "lite.safetensors"
+    torch.manual_seed(0)
+    save_generator(base, build_generator(lite, load_pretrained=False).state_dict(), lite.to_dict(), half=False)
+    result = hint_run(photo_folder, tmp_path / "run", init_generator=str(base), hints_only=True, gan_epochs=0,
+                      l1_epochs=1, lr=1e-2)
+
+    before, _, _ = load_generator(base)
+    after, config, _ = load_generator(result.generator_path)
+    assert config["hints"] is True
+    changed = {name for name in after if name not in before or not torch.equal(after[name].float(),
+                                                                                before[name].half().float())}
+    assert changed and all(name.startswith(("hint_in.", "hint_blend.")) for name in changed)  # BatchNorm too
+
+
+def test_hints_only_needs_a_pretrained_encoder(tmp_path, photo_folder, plain_weights):
+    with pytest.raises(ValueError, match="pretrained encoder"):
+        hint_run(photo_folder, tmp_path / "run", init_generator=str(plain_weights), hints_only=True)
