@@ -177,9 +177,9 @@ class PretrainedUNet(nn.Module):
             # would leave the deep encoder, which decides what is one object, blind to the hints.
             # A learned gate also blends each hint's colour, spread by normalised convolution, into
             # the output (colorizer.hint_spread): what a short fine-tune can learn.
-            self.hint_in = nn.Conv2d(3, self.encoder.stem_channels, 3, stride=2, padding=1)
+            # No bias: a learned one would shift the stem's features on every photo, hinted or not.
+            self.hint_in = nn.Conv2d(3, self.encoder.stem_channels, 3, stride=2, padding=1, bias=False)
             nn.init.zeros_(self.hint_in.weight)  # its output is scaled by HINT_GAIN (see there)
-            nn.init.zeros_(self.hint_in.bias)
             self.hint_blend = HintBlend(widths[depth - 1])
         if config.head == "bins":
             from colorizer.bins import ColourBins

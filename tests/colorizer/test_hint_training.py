@@ -111,6 +111,9 @@ def test_a_hints_only_fine_tune_keeps_every_other_weight_and_statistic(tmp_path,
     changed = {name for name in after if name not in before or not torch.equal(after[name].float(),
                                                                                 before[name].half().float())}
     assert changed and all(name.startswith(("hint_in.", "hint_blend.")) for name in changed)  # BatchNorm too
+    tuned = Colorizer.load(result.generator_path, device="cpu")
+    L = torch.rand(2, 1, 64, 64) * 2 - 1
+    assert torch.equal(tuned.predict_ab(L, hints=torch.zeros(2, 3, 64, 64)), tuned.predict_ab(L))  # no hints: as before
 
 
 def test_hints_only_needs_a_pretrained_encoder(tmp_path, photo_folder, plain_weights):
