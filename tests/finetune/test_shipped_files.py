@@ -60,3 +60,25 @@ def test_the_shipped_model_colorizes_and_keeps_the_luminance(single_threaded_tor
     expected = rgb_to_lab(torch.from_numpy(ramp)[None, None].expand(1, 3, -1, -1) / 255.0)[0, 0]
     assert (lab[0] - expected).abs().max() < 1.0  # CIE L*, of 100
     assert lab[1:].norm(dim=0).mean() > 1.0  # and it added colour
+
+
+def test_the_shipped_model_takes_colour_hints_and_follows_them(single_threaded_torch):
+    colorizer = Colorizer.load(WEIGHTS, device="cpu")
+    assert colorizer.takes_hints
+    rng = np.random.default_rng(0)
+    gray = Image.fromarray((np.full((160, 240), 150) + rng.normal(0, 4, (160, 240))).clip(0, 255).astype(np.uint8))
+
+    def a_star_around(result):  # CIE a* (green-red) around (120, 80)
+        lab = rgb_to_lab(torch.from_numpy(np.array(result)).permute(2, 0, 1)[None] / 255.0)[0]
+        return lab[1, 60:100, 90:150].mean().item()
+
+    plain, hinted = colorizer.colorize(gray), colorizer.colorize(gray, hints=[(120, 80, (200, 30, 40))])
+    assert a_star_around(hinted) > a_star_around(plain) + 10  # a red hint turns its surroundings red
+
+
+def test_the_shipped_file_is_not_listed_among_the_earlier_defaults():
+    """A release that ships a new file lists the one it replaces there (existing installs then move to it)."""
+    from webapp.registry.services import EARLIER_SHIPPED_DEFAULTS, file_sha256
+
+    with WEIGHTS.open("rb") as handle:
+        assert file_sha256(handle) not in EARLIER_SHIPPED_DEFAULTS
