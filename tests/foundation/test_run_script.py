@@ -145,11 +145,13 @@ def test_it_serves_the_app_and_ctrl_c_stops_every_process(run_sh):
     killed = inference_worker()
     os.kill(killed, signal.SIGKILL)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while (restarted := inference_worker()) in (None, killed):
+    # Wait for the supervisor's word first: until it has reaped the killed worker, the worker's orphaned
+    # pool children can look like a new main process for a moment.
+    while "inference was killed by SIGKILL" not in log.read_text() or inference_worker() in (None, killed):
         assert time.monotonic() < deadline, f"the inference worker was not restarted:\n{log.read_text()[-4000:]}"
         time.sleep(0.2)
     run_sh["seen"] |= children(process.pid)
-    assert "inference was killed by SIGKILL" in log.read_text() and "restarting it" in log.read_text()
+    assert "restarting it" in log.read_text()
     assert get(url + "/") is not None and get(url + "/")[0] == 200  # web stayed up
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
 
