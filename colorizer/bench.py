@@ -29,6 +29,7 @@ from PIL import Image
 
 from colorizer.color import rgb_to_model_pair
 from colorizer.data import Augmentation, augment
+from colorizer.hints import truth_hints
 from colorizer.inference import Colorizer
 from colorizer.model import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator, count_parameters
 from colorizer.pix2pix import Pix2Pix
@@ -89,6 +90,11 @@ def run(quick: bool = False) -> dict:
         seconds = forward_latency(colorizer, repeats=3 if quick else 10)
         figures[f"cpu_forward/{label}"] = seconds
         print(f"  {label:26s} {seconds * 1000:7.0f} ms  ({count_parameters(colorizer.generator) / 1e6:.1f}M params)")
+        if colorizer.takes_hints:  # the hint convolution and the spread colours' blend cost this much more
+            hints = truth_hints(torch.rand(1, 2, 256, 256) * 2 - 1, 10, torch.Generator().manual_seed(0))
+            seconds = forward_latency(colorizer, repeats=3 if quick else 10, hints=hints)
+            figures[f"cpu_forward/{label}/10 hints"] = seconds
+            print(f"  {'  with 10 colour hints':26s} {seconds * 1000:7.0f} ms")
 
     print("\nCPU, end to end decode -> colorize -> encode (JPEG q90; min of runs):")
     with tempfile.TemporaryDirectory() as folder:
@@ -223,13 +229,13 @@ def inference_rate(config: GeneratorConfig, device: torch.device, batch: int, st
     return batch * steps / (time.perf_counter() - start)
 
 
-def forward_latency(colorizer: Colorizer, repeats: int) -> float:
+def forward_latency(colorizer: Colorizer, repeats: int, hints: torch.Tensor | None = None) -> float:
     L = torch.rand(1, 1, 256, 256) * 2 - 1
-    colorizer.predict_ab(L)
+    colorizer.predict_ab(L, hints=hints)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        colorizer.predict_ab(L)
+        colorizer.predict_ab(L, hints=hints)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
