@@ -33,13 +33,16 @@ class Recipe:
         base = GeneratorConfig.from_dict(init_config)
         if base.arch == "unet":
             raise ValueError("the recipe needs a pretrained-encoder generator (efficientnet_lite0 or resnet18)")
+        # Hint inputs are left behind: the recipe caches encoder features of the gray photo alone and
+        # retrains the decoder they were fitted to (add them back after: `train --hints --hints-only`).
         self.generator_config = GeneratorConfig.from_dict({**base.to_dict(), "head": config.head,
                                                            "bin_step": config.bin_step,
                                                            "temperature": config.temperature,
-                                                           "encoder_weights": None})
+                                                           "encoder_weights": None, "hints": False})
         self.generator: PretrainedUNet = build_generator(self.generator_config, load_pretrained=False)
         same_head = base.head == config.head and base.bin_step == config.bin_step
-        kept = {k: v.float() for k, v in state.items() if same_head or not k.startswith("head.")}
+        kept = {k: v.float() for k, v in state.items()
+                if (same_head or not k.startswith("head.")) and not k.startswith(("hint_in.", "hint_blend."))}
         missing = self.generator.load_state_dict(kept, strict=False).missing_keys
         if [k for k in missing if not k.startswith("head.")]:
             raise ValueError(f"{config.init_generator} does not match its config: missing {missing[:3]}")

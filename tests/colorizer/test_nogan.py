@@ -228,3 +228,18 @@ def test_export_writes_the_last_checkpoints_live_or_averaged_generator(run, tmp_
     assert config["head"] == "bins" and extra["phase"] == "done" and extra["average"] is True
     assert not torch.equal(ema["head.weight"], live["head.weight"])
     assert torch.equal(ema["encoder.stem.0.weight"], live["encoder.stem.0.weight"])
+
+
+def test_a_hint_capable_start_trains_without_its_hint_inputs(photos, tmp_path):
+    """The shipped model takes hints; the recipe caches features of the gray photo alone and leaves them out."""
+    hinted = GeneratorConfig.from_dict({**INIT.to_dict(), "hints": True})
+    torch.manual_seed(0)
+    path = tmp_path / "hinted.safetensors"
+    save_generator(path, build_generator(hinted, load_pretrained=False).state_dict(), hinted.to_dict())
+
+    state = train_nogan(tiny(photos, path, tmp_path / "run", generator_epochs=1, critic_steps=1, gan_steps=0),
+                        log=lambda line: None)
+
+    written = sorted((tmp_path / "run").glob("generator_*.safetensors"))
+    assert state.phase and written
+    assert not Colorizer.load(written[-1], device="cpu").takes_hints
