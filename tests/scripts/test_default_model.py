@@ -30,7 +30,7 @@ def trained_run(photo_tree, tmp_path_factory):
 def test_the_chain_ends_with_a_generator_at_the_chosen_temperature(trained_run):
     progress = json.loads((trained_run / "progress.json").read_text())
 
-    assert list(progress) == ["l1", "nogan", "temperature"]
+    assert list(progress) == ["l1", "nogan", "temperature", "hints"]
     chosen = progress["temperature"]["temperature"]
     assert chosen in (0.38, 1.0) and set(json.loads((trained_run / "temperatures.json").read_text())["methods"]) == {
         "T=0.38", "T=1"}
@@ -38,6 +38,8 @@ def test_the_chain_ends_with_a_generator_at_the_chosen_temperature(trained_run):
     assert config["head"] == "bins" and config["temperature"] == chosen
     colour = Colorizer.load(trained_run / "generator.safetensors", device="cpu").colorize(colour_photo(1, (40, 32)))
     assert colour.size == (40, 32)
+    hinted = Colorizer.load(trained_run / "generator.safetensors", device="cpu")
+    assert hinted.takes_hints and hinted.colorize(colour_photo(1, (40, 32)), hints=[(5, 5, (200, 30, 40))])
 
 
 @pytest.mark.slow
@@ -47,7 +49,7 @@ def test_a_rerun_skips_finished_stages_and_adds_the_scores_and_the_sheet(trained
                  "--bw-samples", str(photo_tree / "bw")) == 0
 
     out = capsys.readouterr().out
-    assert all(f"{stage}: done earlier, skipped" in out for stage in ("l1", "nogan", "temperature"))
+    assert all(f"{stage}: done earlier, skipped" in out for stage in ("l1", "nogan", "temperature", "hints"))
     metrics = json.loads((trained_run / "model_metrics.json").read_text())
     assert metrics["chosen"] == "default" and list(metrics["rows"]) == ["l1", "default"]
     assert metrics["images"] == 6 and "auc" in metrics["gray"] and "auc" in metrics["rows"]["default"]["metrics"]

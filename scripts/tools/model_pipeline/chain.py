@@ -10,7 +10,9 @@ The run folder (RUN) holds every stage's own folder and what the chain made of t
     1-l1/                          stage 1, colorizer.train's run folder (checkpoints, log, curves, samples)
     2-nogan/                       stage 2, colorizer.nogan's run folder (feature cache, checkpoints, snapshots)
     temperatures.json              the last snapshot scored at each temperature on held-out training photos
-    generator.safetensors          the result: the last snapshot with the chosen temperature (fp16)
+    tempered.safetensors           the last snapshot with the chosen temperature (fp16)
+    3-hints/                       stage 3, colorizer.train's run folder: its colour-hint inputs alone
+    generator.safetensors          the result: the tempered generator with its hint inputs (fp16)
     eval-l1.json, eval-default.json, model_metrics.json, model_metrics.md
                                    with validation photos: both stages' generators and the gray baseline
     bw_samples_sheet.png           with black-and-white samples: the before/after sheet
@@ -30,7 +32,8 @@ from typing import Callable
 from scripts.tools.model_pipeline.recipe import DefaultRecipe
 
 L1_TITLE = "stage 1: EfficientNet-Lite0 U-Net (ImageNet encoder), L1 with weight averaging"
-DEFAULT_TITLE = "default recipe: stage 1, then bins head + feature loss, critic, short GAN (NoGAN)"
+DEFAULT_TITLE = ("default recipe: stage 1, then bins head + feature loss, critic, short GAN (NoGAN), "
+                 "then colour-hint inputs")
 
 
 def train_default_model(photos: Path, out: Path, recipe: DefaultRecipe, val_photos: Path | None = None,
@@ -43,7 +46,8 @@ def train_default_model(photos: Path, out: Path, recipe: DefaultRecipe, val_phot
     progress = Progress(out / "progress.json", log)
     l1 = progress.stage("l1", lambda: train_l1(photos, out / "1-l1", recipe, log))
     nogan = progress.stage("nogan", lambda: train_nogan_stage(photos, out / "2-nogan", l1["generator"], recipe, log))
-    final = progress.stage("temperature", lambda: choose_temperature(out, nogan["generator"], recipe))
+    tempered = progress.stage("temperature", lambda: choose_temperature(out, nogan["generator"], recipe))
+    final = progress.stage("hints", lambda: train_hints(photos, out, tempered["generator"], recipe, log))
     if val_photos is not None:
         progress.stage("eval", lambda: score(out, l1["generator"], final["generator"], val_photos, recipe))
     if bw_samples is not None:
@@ -131,7 +135,7 @@ def choose_temperature(out: Path, snapshot: str, recipe: DefaultRecipe) -> dict:
     config = NoGANConfig.from_dict(json.loads((out / "2-nogan" / "config.json").read_text()))
     result = sweep_temperatures(config, snapshot, list(recipe.temperatures), fid=recipe.temperature_fid)
     (out / "temperatures.json").write_text(json.dumps(result, indent=1) + "\n")
-    generator = out / "generator.safetensors"
+    generator = out / "tempered.safetensors"
     if result["methods"] == ["as trained"]:  # a regression head has no temperature
         shutil.copyfile(snapshot, generator)
         return {"generator": str(generator), "temperature": None}
@@ -139,6 +143,28 @@ def choose_temperature(out: Path, snapshot: str, recipe: DefaultRecipe) -> dict:
     best = min(scores, key=lambda t: (abs(scores[t]["colorfulness_gap"]), -scores[t]["auc"]))
     write_temperature(snapshot, best, generator)
     return {"generator": str(generator), "temperature": best, "holdout": scores[best]}
+
+
+def train_hints(photos: Path, out: Path, init_generator: str, recipe: DefaultRecipe,
+                log: Callable[[str], None]) -> dict:
+    """The tempered generator's colour-hint inputs alone, on simulated hints: with none it is unchanged."""
+    from colorizer.train import TrainConfig, train
+
+    config = TrainConfig(
+        train_dir=str(photos), out_dir=str(out / "3-hints"), val_split=recipe.val_split,
+        image_size=recipe.hint_image_size, init_generator=init_generator, hints=True, hints_only=True,
+        l1_epochs=recipe.hint_epochs, gan_epochs=0, batch_size=recipe.nogan_batch_size, lr=recipe.hint_lr,
+        ema_decay=recipe.ema_decay, max_steps=recipe.hint_max_steps, seed=recipe.seed, device=recipe.device,
+        num_workers=recipe.num_workers, resume=True, progress_bar=False)
+
+    def report(event: dict) -> None:
+        if event["kind"] == "epoch":
+            log(f"hints: epoch {event['epoch']}/{event['epochs']}, step {event['global_step']}")
+
+    result = train(config, on_progress=report)
+    generator = out / "generator.safetensors"
+    shutil.copyfile(result.generator_path, generator)
+    return {"generator": str(generator), "global_step": result.global_step}
 
 
 def score(out: Path, l1_generator: str, generator: str, val_photos: Path, recipe: DefaultRecipe) -> dict:

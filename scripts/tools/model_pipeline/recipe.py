@@ -1,4 +1,4 @@
-"""The default model's recipe, as one config: an L1 stage on a pretrained encoder, then NoGAN.
+"""The default model's recipe, as one config: an L1 stage on a pretrained encoder, NoGAN, hint inputs.
 
     recipe = DefaultRecipe()          # what ships (docs/MODEL_CARD.md)
     recipe = DefaultRecipe().smoke()  # the same chain with tiny networks and a few steps
@@ -8,6 +8,7 @@ average of its weights (colorizer.train). Stage 2 freezes that encoder, caches i
 runs DeOldify's NoGAN schedule on the decoder: colour-classification head with the feature
 loss, critic pre-training, a short adversarial phase (colorizer.nogan). Then the colour
 temperature is chosen on the run's held-out training photos and written into the generator.
+Stage 3 trains its colour-hint inputs alone, every other weight kept.
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ class DefaultRecipe:
     # the colour temperature, chosen on the held-out training photos (never the validation photos)
     temperatures: tuple[float, ...] = (0.2, 0.3, 0.38, 0.5, 0.7, 1.0)  # lower is more colourful
     temperature_fid: bool = True  # score FID too when choosing (slower on a CPU)
+    # stage 3: the hint inputs alone (colorizer.train --hints --hints-only): the result takes colour hints and,
+    # given none, computes exactly what stage 2 made
+    hint_image_size: int = 128  # photos are decoded at this side
+    hint_epochs: int = 2  # passes over the photos on simulated hints
+    hint_lr: float = 2e-4  # Adam learning rate of the hint inputs
+    hint_max_steps: int | None = None  # stop the stage after this many steps (None: all its epochs)
     # scoring
     eval_fid: bool = True  # score FID on the validation photos too (slower on a CPU)
     # system
@@ -54,4 +61,5 @@ class DefaultRecipe:
         return replace(self, encoder_weights=None, decoder_widths=(16, 16, 16, 16, 16), l1_image_size=64,
                        l1_epochs=1, l1_batch_size=2, l1_max_steps=2, val_split=0.2, nogan_image_size=32,
                        nogan_epochs=1, nogan_batch_size=2, critic_steps=2, gan_steps=2, snapshot_every=1, holdout=2,
-                       variants=1, temperatures=(0.38, 1.0), temperature_fid=False, eval_fid=False, device="cpu", num_workers=0)
+                       variants=1, temperatures=(0.38, 1.0), temperature_fid=False, hint_image_size=64, hint_epochs=1,
+                       hint_max_steps=2, eval_fid=False, device="cpu", num_workers=0)
