@@ -6,7 +6,8 @@ On a machine with an NVIDIA GPU (a CPU works too, far slower), from the reposito
         --val-photos ~/photos/val --bw-samples ~/photos/bw
 
 trains the recipe of docs/MODEL_CARD.md (an L1 stage on a pretrained encoder, then NoGAN),
-chooses its colour temperature, scores it beside its first stage and the grayscale baseline on
+chooses its colour temperature, trains its colour-hint inputs alone, scores it beside its first
+stage and the grayscale baseline on
 the validation photos (docs/model_metrics.md's table) and draws the before/after sheet. Stopped
 at any point, the same command continues where it stopped. `--smoke` runs the same chain with
 tiny networks in seconds first, to check the machine and the photos. `--install` then copies
