@@ -46,7 +46,8 @@ def resolve_generator(config: TrainConfig, checkpoint_dir: Path | None) -> tuple
         source = checkpoint_dir / "generator.safetensors" if checkpoint_dir is not None else config.init_generator
         init_weights, generator_dict, _ = load_generator(source)
         generator_config = GeneratorConfig.from_dict(generator_dict)
-    if (config.hints or config.hints_only) and not generator_config.hints:  # a given generator gains hint inputs, zero: it starts as itself
+    if (config.hints or config.hints_only) and not generator_config.hints:
+        # A given generator gains hint inputs, zero-initialised: it starts out as itself.
         generator_config = GeneratorConfig.from_dict({**generator_config.to_dict(), "hints": True})
         if init_weights is not None:
             init_weights = with_hint_inputs(init_weights, generator_config)
@@ -112,9 +113,9 @@ def build_networks(config: TrainConfig, init_weights: dict | None, device: torch
     if init_weights is not None:
         generator.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in init_weights.items()})
     if config.hints_only:
-        if not hasattr(generator, "freeze_all_but_hints") or not config.generator.hints:
-            raise ValueError("hints_only trains the hint inputs of a pretrained-encoder generator: give --hints "
-                             "and a generator with a pretrained encoder (efficientnet_lite0 or resnet18)")
+        if not hasattr(generator, "freeze_all_but_hints"):
+            raise ValueError("hints_only trains the hint inputs of a generator with a pretrained encoder "
+                             "(efficientnet_lite0 or resnet18), not of a plain U-Net")
         generator.freeze_all_but_hints()
     model = Pix2Pix(generator, build_discriminator(config.discriminator), config, device)
     return model, EMA(model.G, config.ema_decay) if config.ema_decay > 0 else None
